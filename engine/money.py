@@ -1,0 +1,111 @@
+"""The one rounding policy of cdrflow (EN 16931, commercial rounding).
+
+Every place that turns an exact Decimal into an amount that leaves the system goes through
+here, so that "where do we round?" has one answer:
+
+* line nets to 2 dp (BT-131), unit prices to at most 4 dp (BT-146);
+* VAT per rate on the *sum* of the line nets, rounded once (BR-CO-17);
+* B2C gross prices: net = round(gross / (1 + rate)), VAT = gross - net.
+
+Money is always Decimal; a float reaching this module is a bug and is refused.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from typing import Iterable
+
+CENT = Decimal("0.01")
+UNIT_PRICE_QUANTUM = Decimal("0.0001")
+ZERO = Decimal("0")
+HUNDRED = Decimal("100")
+
+# Enough precision that intermediate products (kWh x price x rate) never round silently.
+_PRECISION = 34
+
+
+def to_decimal(value: object, *, field: str = "amount") -> Decimal:
+    """Convert an int, numeric string or Decimal to Decimal; refuse floats and non-finite values."""
+    if isinstance(value, bool):
+        raise TypeError(f"{field}: expected a number, got a boolean")
+    if isinstance(value, float):
+        raise TypeError(f"{field}: floats are not accepted for money, pass a str or Decimal")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, (int, str)):
+        try:
+            result = Decimal(value.strip() if isinstance(value, str) else value)
+        except InvalidOperation:
+            raise ValueError(f"{field}: {value!r} is not a number") from None
+    else:
+        raise TypeError(f"{field}: expected a number, got {type(value).__name__}")
+    if not result.is_finite():
+        raise ValueError(f"{field}: {value!r} is not a finite number")
+    return result
+
+
+def round_amount(value: Decimal) -> Decimal:
+    """An amount (line net, VAT, total) to 2 dp, half up."""
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def round_unit_price(value: Decimal) -> Decimal:
+    """A unit price to at most 4 dp, half up, shown with 2 to 4 decimals (0.25, 0.255, 0.2555)."""
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        q = value.quantize(UNIT_PRICE_QUANTUM, rounding=ROUND_HALF_UP)
+        for places in (CENT, Decimal("0.001")):
+            shorter = q.quantize(places)
+            if shorter == q:
+                return shorter
+        return q
+
+
+def line_net(quantity: Decimal, unit_price: Decimal) -> Decimal:
+    """Line net = quantity x unit price, rounded once to 2 dp."""
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        return round_amount(quantity * unit_price)
+
+
+def vat_amount(summed_nets: Decimal, rate_percent: Decimal) -> Decimal:
+    """VAT for one rate on the sum of the nets at that rate (BR-CO-17), rounded once."""
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        return round_amount(summed_nets * rate_percent / HUNDRED)
+
+
+def vat_breakdown(lines: Iterable[tuple[Decimal, Decimal]]) -> dict[Decimal, tuple[Decimal, Decimal]]:
+    """Group (net, rate%) pairs by rate: {rate: (summed net, VAT on it)}."""
+    sums: dict[Decimal, Decimal] = {}
+    for net, rate in lines:
+        sums[rate] = sums.get(rate, ZERO) + net
+    return {rate: (round_amount(total), vat_amount(total, rate)) for rate, total in sums.items()}
+
+
+def net_from_gross(gross: Decimal, rate_percent: Decimal) -> tuple[Decimal, Decimal]:
+    """B2C back-calculation: (net, VAT) with net = round(gross / (1 + rate)), VAT = gross - net."""
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        gross = round_amount(gross)
+        net = round_amount(gross / (1 + rate_percent / HUNDRED))
+        return net, gross - net
+
+
+def fmt(value: Decimal | None) -> str | None:
+    """Serialise an amount as a string with exactly 2 decimals (amounts leave the system as strings)."""
+    if value is None:
+        return None
+    return str(round_amount(value))
+
+
+def fmt_exact(value: Decimal | None) -> str | None:
+    """Serialise a quantity or unit price without losing digits and without exponent notation."""
+    if value is None:
+        return None
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".") or "0"
+    return text
