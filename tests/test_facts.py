@@ -1,0 +1,69 @@
+from datetime import datetime, timezone
+
+from engine.facts import lookup_facts
+from engine.reference import InMemorySource
+
+SOURCE = InMemorySource({
+    "customers": [{"id": "C1", "name": "Anna", "type": "B2C", "country": "DE", "tokens": ["TOK1"]}],
+    "subscriptions": [
+        {"id": "S1", "customer_id": "C1", "plan_id": "basis", "status": "active",
+         "valid_from": "2026-01-01", "valid_to": "2026-10-14"},
+        {"id": "S2", "customer_id": "C1", "plan_id": "comfort", "status": "active",
+         "valid_from": "2026-10-15", "valid_to": None},
+    ],
+    "msp_contracts": [
+        {"party": "DE*MSX", "contract_id": "K1", "name": "Mobilix", "country": "DE", "reseller": True,
+         "status": "active", "valid_from": "2026-01-01", "valid_to": "2026-06-30"},
+    ],
+    "psp_transactions": [
+        {"id": "pi_1", "authorization_reference": "AUTH1", "session_id": None, "status": "captured",
+         "amount": "10.00", "currency": "EUR"},
+        {"id": "pi_2", "authorization_reference": None, "session_id": "SESS2", "status": "authorised",
+         "amount": "5.00", "currency": "EUR"},
+    ],
+    "locations": [{"id": "LOC1", "name": "Berlin", "country": "DE", "cost_centre": "CC-BER",
+                   "category": "urban", "time_zone": "Europe/Berlin"}],
+})
+OWN = frozenset({"DE*VLT"})
+
+
+def cdr(party="VLT", uid="TOK1", start=datetime(2026, 10, 20, 10, tzinfo=timezone.utc), **extra):
+    return {"cdr_token": {"country_code": "DE", "party_id": party, "uid": uid, "type": "RFID"},
+            "cdr_location": {"id": "LOC1", "country": "DEU"}, "start_date_time": start, **extra}
+
+
+def test_own_customer_gets_the_plan_valid_on_the_session_date():
+    facts = lookup_facts(cdr(), SOURCE, own_parties=OWN)
+    assert facts["token"] == {"issuer": "DE*VLT", "country_code": "DE", "party_id": "VLT", "own": True}
+    assert facts["customer"]["id"] == "C1"
+    assert facts["subscription"]["plan_id"] == "comfort" and facts["subscription"]["active"] is True
+    early = lookup_facts(cdr(start=datetime(2026, 10, 14, 21, 30, tzinfo=timezone.utc)), SOURCE, own_parties=OWN)
+    # 21:30 UTC on 14 Oct is 23:30 in Berlin: still the old plan.
+    assert early["subscription"]["plan_id"] == "basis"
+    late = lookup_facts(cdr(start=datetime(2026, 10, 14, 22, 30, tzinfo=timezone.utc)), SOURCE, own_parties=OWN)
+    assert late["subscription"]["plan_id"] == "comfort"
+
+
+def test_roaming_token_gets_the_contract_and_knows_it_expired():
+    facts = lookup_facts(cdr(party="MSX", uid="X"), SOURCE, own_parties=OWN)
+    assert facts["customer"] is None
+    assert facts["msp"]["contract_id"] == "K1"
+    assert facts["msp"]["active"] is False  # valid_to 2026-06-30
+
+
+def test_unknown_party_has_no_contract():
+    facts = lookup_facts(cdr(party="ZZZ", uid="X"), SOURCE, own_parties=OWN)
+    assert facts["msp"] is None and facts["token"]["own"] is False
+
+
+def test_psp_linked_by_authorization_reference_or_session_id():
+    by_auth = lookup_facts(cdr(authorization_reference="AUTH1"), SOURCE, own_parties=OWN)
+    assert by_auth["psp"]["id"] == "pi_1" and by_auth["psp"]["captured"] is True
+    by_session = lookup_facts(cdr(session_id="SESS2"), SOURCE, own_parties=OWN)
+    assert by_session["psp"]["id"] == "pi_2" and by_session["psp"]["captured"] is False
+
+
+def test_location_master_and_session_date():
+    facts = lookup_facts(cdr(), SOURCE, own_parties=OWN)
+    assert facts["location"]["cost_centre"] == "CC-BER"
+    assert facts["session_date"] == "2026-10-20"

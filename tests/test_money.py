@@ -1,0 +1,71 @@
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, strategies as st
+
+from engine import money
+
+amounts = st.decimals(min_value=Decimal("-100000"), max_value=Decimal("100000"), places=4,
+                      allow_nan=False, allow_infinity=False)
+rates = st.sampled_from([Decimal(r) for r in ("0", "7", "7.7", "10", "19", "20", "21", "25.5")])
+
+
+def test_half_up_not_bankers():
+    assert money.round_amount(Decimal("0.125")) == Decimal("0.13")
+    assert money.round_amount(Decimal("0.135")) == Decimal("0.14")
+    assert money.round_amount(Decimal("-0.125")) == Decimal("-0.13")
+
+
+def test_unit_prices_keep_up_to_four_places():
+    assert str(money.round_unit_price(Decimal("0.25"))) == "0.25"
+    assert str(money.round_unit_price(Decimal("0.2550"))) == "0.255"
+    assert str(money.round_unit_price(Decimal("0.123456"))) == "0.1235"
+    assert str(money.round_unit_price(Decimal("2"))) == "2.00"
+
+
+def test_floats_refused():
+    with pytest.raises(TypeError):
+        money.to_decimal(0.1)
+    with pytest.raises(ValueError):
+        money.to_decimal("NaN")
+    assert money.to_decimal(" 2.00 ") == Decimal("2.00")
+
+
+def test_vat_per_rate_on_summed_nets_differs_from_per_line():
+    # Three lines of 0.05 at 19 %: per line 0.01 each (0.03), on the sum 0.15 -> 0.03 (0.0285).
+    lines = [(Decimal("0.05"), Decimal("19"))] * 3
+    assert money.vat_breakdown(lines) == {Decimal("19"): (Decimal("0.15"), Decimal("0.03"))}
+    # Seven lines of 0.07 at 19 %: per line 0.01 each = 0.07, on the sum 0.49 -> 0.09.
+    lines = [(Decimal("0.07"), Decimal("19"))] * 7
+    assert money.vat_breakdown(lines)[Decimal("19")][1] == Decimal("0.09")
+
+
+@given(st.lists(st.tuples(amounts, rates), min_size=1, max_size=20))
+def test_vat_is_rate_times_summed_nets_rounded_once(lines):
+    lines = [(money.round_amount(n), r) for n, r in lines]
+    breakdown = money.vat_breakdown(lines)
+    for rate, (net, vat) in breakdown.items():
+        exact = sum(n for n, r in lines if r == rate) * rate / 100
+        assert vat == exact.quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+        assert net == sum(n for n, r in lines if r == rate)
+
+
+@given(st.decimals(min_value=0, max_value=100000, places=2), rates)
+def test_gross_back_calculation_adds_up(gross, rate):
+    net, vat = money.net_from_gross(gross, rate)
+    assert net + vat == gross
+    assert net <= gross
+    assert abs(money.vat_amount(net, rate) - vat) <= Decimal("0.01")
+
+
+@given(amounts)
+def test_fmt_is_a_two_decimal_string(value):
+    text = money.fmt(value)
+    assert isinstance(text, str) and len(text.split(".")[1]) == 2
+    assert Decimal(text) == money.round_amount(value)
+
+
+def test_fmt_exact_never_uses_exponents():
+    assert money.fmt_exact(Decimal("1E+2")) == "100"
+    assert money.fmt_exact(Decimal("0.000100")) == "0.0001"
+    assert money.fmt_exact(Decimal("15.342")) == "15.342"
