@@ -1,0 +1,417 @@
+"""Price a normalised OCPI 2.2.1 CDR with a tariff: pure, no I/O, no clock.
+
+Pipeline: choose the tariff -> resolve the local zone -> cut the charging periods into segments
+(``segments.py``) -> per segment and dimension pick the first matching element (``tariff.py``)
+-> FLAT once per session -> step_size once per session (``step_size.py``) -> one Component per
+price component used -> money (``engine.money``: line nets to 2 dp, VAT per rate on the summed
+nets) -> min_price/max_price clamp -> comparison with the CDR's own total.
+
+Decisions worth knowing (OCPI leaves them open or the text is ambiguous):
+
+* A Component is one price component of one element over the whole session (all its slices
+  merged), so splitting a period never changes a price; its net is rounded once (2 dp), VAT is
+  computed per rate on the summed nets and shared back onto the lines (``vat.py``). The exact,
+  unrounded figures are kept next to the rounded ones (``exact_*``).
+* ``difference`` compares the CDR's total with the exact recomputation rounded once (OCPI has
+  no rounding rule); ``billed`` compares it with our policy-rounded total. A one-cent
+  difference is an ``info`` finding, beyond ``tolerance`` a ``warning``; never an exception.
+* FLAT: once per charging session, from the first element whose restrictions hold at its first
+  segment; a reservation's FLAT (RESERVATION_FLAT) likewise at the reservation's start. A
+  reservation has expired when the CDR has reservation time and no ENERGY/TIME/PARKING_TIME.
+* min_price/max_price clamp the total excl. and incl. VAT independently; sub-totals and lines
+  are not clamped, the clamp is recorded as ``adjustment`` (a limit without incl_vat keeps the
+  session's own VAT ratio).
+* One tariff prices the whole session; a ChargingPeriod without ``tariff_id`` is priced with it
+  too (2.1.1 has no such field); periods naming another tariff give TARIFF_ID_MISMATCH.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, localcontext
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from engine.money import HUNDRED, fmt, line_net, round_amount, to_decimal
+from engine.problems import Problem, join_path
+from engine.pricing.restrictions import RESERVATION, RESERVATION_EXPIRES
+from engine.pricing.result import (
+    TOTAL_OF, Adjustment, Amount, Component, Difference, PriceResult,
+)
+from engine.pricing.segments import (
+    ADDITIVE, ENERGY, PARKING_TIME, RESERVATION_TIME, TIME, Segment, as_utc, split_periods,
+)
+from engine.pricing.step_size import StepInput, apply_step_sizes
+from engine.pricing.tariff import FLAT, Boundaries, PriceComponent, Tariff, TariffElement, parse_tariff
+from engine.pricing.timezone import resolve_zone
+from engine.pricing.vat import allocate, vat_lines
+
+ZERO = Decimal(0)
+RESERVATION_FLAT = "RESERVATION_FLAT"
+_VOLUME_QUANTUM = Decimal("1e-12")
+# Order of components that become active at the same instant.
+_DIMENSION_ORDER = {RESERVATION_FLAT: 0, RESERVATION_TIME: 1, FLAT: 2, ENERGY: 3, TIME: 4, PARKING_TIME: 5}
+
+
+class PricingError(ValueError):
+    """The CDR cannot be priced at all (no tariff, no periods, no session times)."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        super().__init__("; ".join(p.message for p in self.problems if p.is_error) or "cannot price")
+
+
+@dataclass(frozen=True)
+class PricedSlice:
+    """One dimension of one segment, priced by one component (before step_size)."""
+
+    segment: Segment
+    dimension: str               # ENERGY | TIME | PARKING_TIME | RESERVATION_TIME | FLAT | RESERVATION_FLAT
+    volume: Decimal              # kWh, hours, or 1 for a flat fee
+    element: TariffElement
+    component: PriceComponent
+    tariff_id: str | None
+
+    @property
+    def key(self) -> tuple[str, str | None, int, int]:
+        return (self.dimension, self.tariff_id, self.element.index, self.component.index)
+
+    @property
+    def exact_excl_vat(self) -> Decimal:
+        return self.volume * self.component.price
+
+
+@dataclass(frozen=True)
+class PricedSession:
+    """The lower-level result: segments, the slice each dimension was priced with, and the
+    volumes no element priced (free by OCPI's rule)."""
+
+    segments: tuple[Segment, ...]
+    slices: tuple[PricedSlice, ...]
+    unpriced: dict[str, Decimal] = field(default_factory=dict)
+    reservation: str | None = None           # None | RESERVATION | RESERVATION_EXPIRES (expired)
+    problems: tuple[Problem, ...] = ()
+
+
+# --------------------------------------------------------------------------- tariff choice
+
+def select_tariff(cdr: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """The CDR's embedded tariff to use, and its JSON path.
+
+    Several tariffs: the one whose id the charging periods reference (the first period that has
+    a ``tariff_id`` found among them), else the first.
+    """
+    tariffs = [t for t in (cdr.get("tariffs") or []) if isinstance(t, dict)]
+    if not tariffs:
+        return None, "tariffs"
+    for period in cdr.get("charging_periods") or []:
+        wanted = period.get("tariff_id") if isinstance(period, dict) else None
+        if wanted is None:
+            continue
+        for i, t in enumerate(cdr.get("tariffs") or []):
+            if isinstance(t, dict) and str(t.get("id")) == str(wanted):
+                return t, join_path("tariffs", i)
+    first = next(i for i, t in enumerate(cdr.get("tariffs")) if isinstance(t, dict))
+    return tariffs[0], join_path("tariffs", first)
+
+
+# --------------------------------------------------------------------------- lower level
+
+def price_periods(cdr: dict[str, Any], tariff: Tariff, zone: ZoneInfo,
+                  boundaries: Boundaries | None = None) -> PricedSession:
+    """Split the CDR's periods at the tariff's boundaries and price each dimension of each
+    segment with the first matching element; add the FLAT fees. No step_size, no money.
+
+    ``boundaries`` adds cut points of the caller's own (they are merged with the tariff's).
+    """
+    problems: list[Problem] = []
+    b = tariff.boundaries() | (boundaries or Boundaries())
+    segments, sp = split_periods(cdr, zone, b)
+    problems.extend(sp)
+    has_reservation = any(s.is_reservation for s in segments)
+    has_charging = any(s.has_charging for s in segments)
+    expired = has_reservation and not has_charging
+    res_kind = RESERVATION_EXPIRES if expired else (RESERVATION if has_reservation else None)
+
+    slices: list[PricedSlice] = []
+    unpriced: dict[str, Decimal] = {}
+    missing_reported: set[str] = set()
+    first_reservation = next((s for s in segments if s.is_reservation), None)
+    first_charging = None if expired else next((s for s in segments if not s.is_reservation or s.has_charging),
+                                                segments[0] if segments else None)
+
+    for seg in segments:
+        if seg is first_reservation:
+            _flat(tariff, seg, res_kind, RESERVATION_FLAT, slices)
+        if seg is first_charging:
+            _flat(tariff, seg, None, FLAT, slices)
+        for dim in (RESERVATION_TIME, ENERGY, TIME, PARKING_TIME):
+            volume = seg.volume(dim)
+            if volume == 0:
+                continue
+            kind = res_kind if dim == RESERVATION_TIME else None
+            priced_as = TIME if dim == RESERVATION_TIME else dim
+            moment = seg.moment(kind)
+            hit = tariff.select(priced_as, moment)
+            _note_missing_data(tariff, seg, priced_as, kind, missing_reported, problems)
+            if hit is None:
+                unpriced[dim] = unpriced.get(dim, ZERO) + volume
+                continue
+            element, pc = hit
+            slices.append(PricedSlice(seg, dim, volume, element, pc, tariff.id))
+    unpriced = {d: v.quantize(_VOLUME_QUANTUM) for d, v in unpriced.items()}
+    return PricedSession(tuple(segments), tuple(slices), unpriced, res_kind, tuple(problems))
+
+
+def _flat(tariff: Tariff, seg: Segment, kind: str | None, dimension: str, slices: list[PricedSlice]) -> None:
+    """FLAT: once, from the first element whose restrictions hold at the (reservation's or
+    charging session's) start; the moment is that of its first segment."""
+    hit = tariff.select(FLAT, seg.moment(kind))
+    if hit is not None:
+        element, pc = hit
+        slices.append(PricedSlice(seg, dimension, Decimal(1), element, pc, tariff.id))
+
+
+def _note_missing_data(tariff: Tariff, seg: Segment, dimension: str, kind: str | None, reported: set[str],
+                       problems: list[Problem]) -> None:
+    """Warn once when an element for this dimension restricts on current/power the CDR lacks."""
+    for element in tariff.candidates(kind):
+        if element.component(dimension) is None:
+            continue
+        r = element.restrictions
+        for what, used, values in (("current", r.uses_current, (seg.min_current, seg.max_current)),
+                                   ("power", r.uses_power, (seg.min_power, seg.max_power))):
+            if used and all(v is None for v in values) and what not in reported:
+                reported.add(what)
+                problems.append(Problem(
+                    "RESTRICTION_DATA_MISSING",
+                    f"the tariff restricts on {what} but charging period {seg.period_index} gives none: "
+                    f"those elements were treated as not matching",
+                    path=join_path("charging_periods", seg.period_index), severity="warning"))
+
+
+# --------------------------------------------------------------------------- the engine
+
+def price_cdr(cdr: dict[str, Any], tariff: dict[str, Any] | None = None, *, tz: str | None = None,
+              location_tz: str | None = None, tolerance: Decimal = Decimal("0.01")) -> PriceResult:
+    """Price a normalised CDR; raises ``PricingError`` (with ``.problems``) when it cannot."""
+    result, problems = try_price_cdr(cdr, tariff, tz=tz, location_tz=location_tz, tolerance=tolerance)
+    if result is None:
+        raise PricingError(problems)
+    return result
+
+
+def try_price_cdr(cdr: dict[str, Any], tariff: dict[str, Any] | None = None, *, tz: str | None = None,
+                  location_tz: str | None = None, tolerance: Decimal = Decimal("0.01")
+                  ) -> tuple[PriceResult | None, list[Problem]]:
+    """Like ``price_cdr`` but errors as data: ``(result, problems)``, result None on errors."""
+    problems: list[Problem] = []
+    if not isinstance(cdr, dict):
+        return None, [Problem("INVALID_CDR", "the CDR is not an object")]
+    try:
+        start = as_utc(cdr.get("start_date_time"), "start_date_time")
+        as_utc(cdr.get("end_date_time"), "end_date_time")
+    except ValueError as exc:
+        return None, [Problem("MISSING_SESSION_TIMES", str(exc), path="start_date_time")]
+    if not cdr.get("charging_periods"):
+        return None, [Problem("NO_CHARGING_PERIODS", "the CDR has no charging periods", path="charging_periods")]
+
+    path = "tariff"
+    if tariff is None:
+        tariff, path = select_tariff(cdr)
+        if tariff is None:
+            return None, [Problem("NO_TARIFF", "no tariff given and the CDR embeds none", path="tariffs")]
+    elif not isinstance(tariff, dict):
+        return None, [Problem("NO_TARIFF", "the tariff is not an object", path="tariff")]
+    parsed, tp = parse_tariff(tariff, path)
+    problems.extend(tp)
+    if not parsed.elements:
+        problems.append(Problem("NO_TARIFF", "the tariff has no usable elements", path=join_path(path, "elements")))
+        return None, problems
+
+    country = (cdr.get("cdr_location") or {}).get("country") if isinstance(cdr.get("cdr_location"), dict) else None
+    choice = resolve_zone(tz, location_tz, country)
+    problems.extend(choice.problems)
+    problems.extend(_tariff_checks(cdr, parsed, path, start))
+
+    session = price_periods(cdr, parsed, choice.zone)
+    problems.extend(session.problems)
+    if not session.segments:
+        problems.append(Problem("NO_CHARGING_PERIODS", "the CDR has no usable charging periods",
+                                path="charging_periods"))
+        return None, problems
+
+    components = _components(session)
+    totals, vat, exact = _money(components)
+    components = totals.pop("_components")  # with their VAT shares
+    currency = str(cdr.get("currency") or parsed.currency or "") or None
+    total = totals.pop("total_cost")
+    clamped, adjustment, exact_clamped = _clamp(total, exact, parsed, problems)
+
+    volumes = {d: sum((s.volume(d) for s in session.segments), ZERO).quantize(_VOLUME_QUANTUM) for d in ADDITIVE}
+    volumes = {d: v for d, v in volumes.items() if v != 0 or d in (ENERGY, TIME)}
+    difference = _difference(cdr, clamped, exact_clamped, tolerance, problems)
+    result = PriceResult(
+        currency=currency, tariff_id=parsed.id, time_zone=choice.name, time_zone_source=choice.source,
+        total_cost=clamped, components=tuple(components), vat=tuple(vat), adjustment=adjustment,
+        exact_total_cost=exact_clamped, volumes=volumes, warnings=tuple(problems), difference=difference,
+        **totals)
+    return result, problems
+
+
+def _tariff_checks(cdr: dict[str, Any], tariff: Tariff, path: str, start: datetime) -> list[Problem]:
+    out: list[Problem] = []
+    currency = cdr.get("currency")
+    if currency and tariff.currency and str(currency).upper() != tariff.currency:
+        out.append(Problem("CURRENCY_MISMATCH", f"the tariff is in {tariff.currency}, the CDR in {currency}",
+                           path=join_path(path, "currency"), severity="warning"))
+    if tariff.start_date_time and start < tariff.start_date_time:
+        out.append(Problem("TARIFF_NOT_ACTIVE", "the session started before the tariff's start_date_time",
+                           path=join_path(path, "start_date_time"), severity="warning"))
+    if tariff.end_date_time and start >= tariff.end_date_time:
+        out.append(Problem("TARIFF_NOT_ACTIVE", "the session started after the tariff's end_date_time",
+                           path=join_path(path, "end_date_time"), severity="warning"))
+    others = sorted({str(p.get("tariff_id")) for p in cdr.get("charging_periods") or []
+                     if isinstance(p, dict) and p.get("tariff_id") is not None} - {tariff.id})
+    if others and tariff.id is not None:
+        out.append(Problem("TARIFF_ID_MISMATCH",
+                           f"charging periods reference tariff(s) {', '.join(others)}; all priced with {tariff.id}",
+                           path="charging_periods", severity="warning"))
+    return out
+
+
+@dataclass
+class _Line:
+    dimension: str
+    element: TariffElement
+    component: PriceComponent
+    tariff_id: str | None
+    period_start: datetime
+    volume: Decimal = ZERO
+    extra: Decimal = ZERO
+
+
+def _components(session: PricedSession) -> list[_Line]:
+    lines: dict[tuple, _Line] = {}
+    for sl in session.slices:
+        line = lines.get(sl.key)
+        if line is None:
+            line = lines[sl.key] = _Line(sl.dimension, sl.element, sl.component, sl.tariff_id, sl.segment.start)
+        line.volume += sl.volume
+    steps = apply_step_sizes(StepInput(sl.key, sl.dimension, sl.volume, sl.component.step_size)
+                             for sl in session.slices if sl.dimension not in (FLAT, RESERVATION_FLAT))
+    for step in steps:
+        lines[step.key].extra += step.extra
+    ordered = sorted(lines.values(), key=lambda ln: (ln.period_start, _DIMENSION_ORDER[ln.dimension]))
+    return ordered
+
+
+def _money(lines: list[_Line]) -> tuple[dict[str, Any], list, Amount]:
+    with localcontext() as ctx:
+        ctx.prec = 50
+        priced = []
+        for ln in lines:
+            volume = ln.volume.quantize(_VOLUME_QUANTUM) if ln.dimension not in (FLAT, RESERVATION_FLAT) else ln.volume
+            billed = (ln.volume + ln.extra).quantize(_VOLUME_QUANTUM) if ln.extra else volume
+            price = ln.component.price
+            rate = ln.component.vat
+            exact_excl = billed * price
+            exact_incl = exact_excl * (1 + rate / HUNDRED) if rate is not None else exact_excl
+            priced.append((ln, volume, billed, line_net(billed, price), exact_excl, exact_incl))
+        nets = [(net, ln.component.vat) for ln, _, _, net, _, _ in priced]
+        vat = vat_lines(nets)
+        shares = allocate(nets, vat)
+        components = [
+            Component(dimension=ln.dimension, volume=volume, billed_volume=billed, unit_price=ln.component.price,
+                      step_size=ln.component.step_size, excl_vat=net, incl_vat=net + share,
+                      vat_rate=ln.component.vat, element_index=ln.element.index, tariff_id=ln.tariff_id,
+                      period_start=ln.period_start, exact_excl_vat=exact_excl, exact_incl_vat=exact_incl,
+                      component_index=ln.component.index)
+            for (ln, volume, billed, net, exact_excl, exact_incl), share in zip(priced, shares)
+        ]
+        excl = sum((c.excl_vat for c in components), Decimal("0.00"))
+        incl = excl + sum((v.vat for v in vat), Decimal("0.00"))
+        totals: dict[str, Any] = {"total_cost": Amount(round_amount(excl), round_amount(incl))}
+        for name in set(TOTAL_OF.values()):
+            mine = [c for c in components if TOTAL_OF[c.dimension] == name]
+            totals[name] = (Amount(sum((c.excl_vat for c in mine), Decimal("0.00")),
+                                   sum((c.incl_vat for c in mine), Decimal("0.00"))) if mine else None)
+        exact = Amount(sum((c.exact_excl_vat for c in components), ZERO),
+                       sum((c.exact_incl_vat for c in components), ZERO))
+        totals["_components"] = components
+    return totals, vat, exact
+
+
+def _clamp(total: Amount, exact: Amount, tariff: Tariff, problems: list[Problem]
+           ) -> tuple[Amount, Adjustment | None, Amount]:
+    kinds: list[str] = []
+
+    def clamp(excl: Decimal, incl: Decimal, note: bool) -> tuple[Decimal, Decimal]:
+        new_excl, new_incl = excl, incl
+        for kind, limit, pick in (("MIN_PRICE", tariff.min_price, max), ("MAX_PRICE", tariff.max_price, min)):
+            if limit is None:
+                continue
+            excl_after = pick(new_excl, limit.excl_vat)
+            if limit.incl_vat is not None:
+                incl_after = pick(new_incl, limit.incl_vat)
+            elif excl_after == new_excl:
+                incl_after = new_incl
+            else:  # no incl. VAT limit given: keep the session's own VAT ratio
+                with localcontext() as ctx:
+                    ctx.prec = 50
+                    incl_after = new_incl * excl_after / new_excl if new_excl else excl_after
+            if (excl_after, incl_after) != (new_excl, new_incl) and note:
+                kinds.append(kind)
+            new_excl, new_incl = excl_after, incl_after
+        return new_excl, new_incl
+
+    excl, incl = clamp(total.excl_vat, total.incl_vat, True)
+    exact_excl, exact_incl = clamp(exact.excl_vat, exact.incl_vat, False)
+    clamped = Amount(round_amount(excl), round_amount(incl))
+    if not kinds:
+        return clamped, None, Amount(exact_excl, exact_incl)
+    kind = "+".join(kinds)
+    adjustment = Adjustment(kind, clamped.excl_vat - total.excl_vat, clamped.incl_vat - total.incl_vat)
+    problems.append(Problem("PRICE_CLAMPED", f"the tariff's {kind.lower().replace('+', ' and ')} applied",
+                            path="tariff", severity="info",
+                            extra={"adjustment": adjustment.to_json()}))
+    return clamped, adjustment, Amount(exact_excl, exact_incl)
+
+
+def _difference(cdr: dict[str, Any], total: Amount, exact: Amount, tolerance: Decimal,
+                problems: list[Problem]) -> Difference | None:
+    given = cdr.get("total_cost")
+    if given is None:
+        return None
+    try:
+        if isinstance(given, dict):
+            cdr_excl = to_decimal(given.get("excl_vat"), field="total_cost.excl_vat")
+            cdr_incl = to_decimal(given["incl_vat"], field="total_cost.incl_vat") \
+                if given.get("incl_vat") is not None else None
+        else:  # 2.1.1: a plain number excluding VAT
+            cdr_excl, cdr_incl = to_decimal(given, field="total_cost"), None
+    except (TypeError, ValueError) as exc:
+        problems.append(Problem("INVALID_TOTAL_COST", f"{exc}; no comparison made", path="total_cost",
+                                severity="warning"))
+        return None
+    recomputed = Amount(round_amount(exact.excl_vat), round_amount(exact.incl_vat))
+    d_excl = recomputed.excl_vat - cdr_excl
+    d_incl = recomputed.incl_vat - cdr_incl if cdr_incl is not None else None
+    b_excl = total.excl_vat - cdr_excl
+    b_incl = total.incl_vat - cdr_incl if cdr_incl is not None else None
+
+    def within(*values: Decimal | None) -> bool:
+        return all(abs(v) <= tolerance for v in values if v is not None)
+
+    ok = within(d_excl, d_incl) or within(b_excl, b_incl)
+    diff = Difference(cdr_excl, cdr_incl, recomputed, d_excl, d_incl, b_excl, b_incl, tolerance, ok)
+    if not (d_excl == 0 and not d_incl and b_excl == 0 and not b_incl):
+        problems.append(Problem(
+            "TOTAL_COST_DIFFERENCE" if ok else "TOTAL_COST_MISMATCH",
+            f"recomputed {fmt(recomputed.excl_vat)}/{fmt(recomputed.incl_vat)} vs the CDR's "
+            f"{fmt(cdr_excl)}/{fmt(cdr_incl) or '-'} (difference {fmt(d_excl)}/{fmt(d_incl) or '-'}; "
+            f"billed total {fmt(total.excl_vat)}/{fmt(total.incl_vat)})",
+            path="total_cost", severity="info" if ok else "warning",
+            extra={"difference": diff.to_json()}))
+    return diff

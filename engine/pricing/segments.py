@@ -1,0 +1,350 @@
+"""Charging periods cut into segments inside which no restriction changes its answer.
+
+A ChargingPeriod runs from its ``start_date_time`` to the next period's (the last one to the
+CDR's ``end_date_time``). A restriction boundary can fall inside a period (a CPO that does not
+split at 17:00, a kWh threshold, a duration). We then cut the period, and **assume linear
+consumption within a period** (as the spec's examples do): each additive volume (ENERGY, TIME,
+PARKING_TIME, RESERVATION_TIME) is shared out in proportion to wall-clock (UTC) time, and the
+instant a kWh threshold is reached is interpolated the same way. Instantaneous values
+(MIN/MAX_CURRENT, MIN/MAX_POWER) hold for the whole period.
+
+Cut points: every local wall-clock boundary (both occurrences of an ambiguous time on a DST
+fall-back day), every UTC-offset change (so a boundary inside a skipped hour takes effect at
+the jump), every duration threshold and every kWh threshold. Segments are judged at their
+start, which is exact because every restriction is "from X inclusive until Y exclusive".
+
+This module knows nothing about prices: subscription and MSP pricing reuse it with their own
+``Boundaries`` (e.g. their day/night hours) and price the segment volumes at their own rates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal, localcontext
+from typing import Any, Iterable
+from zoneinfo import ZoneInfo
+
+from engine.money import to_decimal
+from engine.problems import Problem, join_path
+from engine.pricing.restrictions import Moment
+from engine.pricing.tariff import Boundaries
+
+UTC = timezone.utc
+ENERGY, TIME, PARKING_TIME, RESERVATION_TIME = "ENERGY", "TIME", "PARKING_TIME", "RESERVATION_TIME"
+ADDITIVE = (ENERGY, TIME, PARKING_TIME, RESERVATION_TIME)
+CHARGING = (ENERGY, TIME, PARKING_TIME)
+ZERO = Decimal(0)
+ONE = Decimal(1)
+_PREC = 50
+_MICRO = Decimal(1_000_000)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A slice of one charging period with constant restriction answers."""
+
+    index: int
+    period_index: int
+    start: datetime            # UTC
+    end: datetime              # UTC
+    local_start: datetime      # same instant in the session's local zone
+    local_end: datetime
+    tariff_id: str | None
+    volumes: dict[str, Decimal] = field(default_factory=dict)  # ENERGY kWh, *TIME hours
+    energy_before: Decimal = ZERO        # kWh charged in the session before this segment
+    seconds_from_start: Decimal = ZERO   # seconds since the session start at ``start``
+    min_current: Decimal | None = None
+    max_current: Decimal | None = None
+    min_power: Decimal | None = None
+    max_power: Decimal | None = None
+    fraction: Decimal = ONE              # share of its period's wall-clock time
+
+    def volume(self, dimension: str) -> Decimal:
+        return self.volumes.get(dimension, ZERO)
+
+    @property
+    def is_reservation(self) -> bool:
+        return self.volume(RESERVATION_TIME) != 0
+
+    @property
+    def has_charging(self) -> bool:
+        return any(self.volume(d) != 0 for d in CHARGING)
+
+    def moment(self, reservation: str | None = None) -> Moment:
+        return Moment(local=self.local_start, energy_kwh=self.energy_before, seconds=self.seconds_from_start,
+                      min_current=self.min_current, max_current=self.max_current,
+                      min_power=self.min_power, max_power=self.max_power, reservation=reservation)
+
+
+@dataclass(frozen=True)
+class _Period:
+    index: int
+    start: datetime
+    dims: dict[str, Decimal]
+    tariff_id: str | None
+
+
+@dataclass
+class _Cut:
+    fraction: Decimal
+    instant: datetime
+    energy: Decimal | None = None
+    seconds: Decimal | None = None
+
+
+def as_utc(value: Any, field_name: str = "date_time") -> datetime:
+    """An aware UTC datetime from a datetime (naive = UTC) or an RFC 3339 string."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        dt = datetime.fromisoformat(text)
+    else:
+        raise ValueError(f"{field_name}: expected a date-time, got {value!r}")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def seconds_between(a: datetime, b: datetime) -> Decimal:
+    """``b - a`` in seconds, exact to the microsecond."""
+    delta = b - a
+    return (Decimal(delta.days * 86400 + delta.seconds) * _MICRO + delta.microseconds) / _MICRO
+
+
+def _add_seconds(dt: datetime, seconds: Decimal) -> datetime:
+    return dt + timedelta(microseconds=int((seconds * _MICRO).to_integral_value()))
+
+
+def _read_periods(cdr: dict[str, Any], problems: list[Problem]) -> list[_Period]:
+    periods: list[_Period] = []
+    for i, raw in enumerate(cdr.get("charging_periods") or []):
+        path = join_path("charging_periods", i)
+        if not isinstance(raw, dict):
+            problems.append(Problem("INVALID_PERIOD", "charging period is not an object", path=path,
+                                    severity="warning"))
+            continue
+        try:
+            start = as_utc(raw.get("start_date_time"), "start_date_time")
+        except ValueError as exc:
+            problems.append(Problem("INVALID_PERIOD", f"{exc}; period ignored",
+                                    path=join_path(path, "start_date_time"), severity="warning"))
+            continue
+        dims: dict[str, Decimal] = {}
+        for j, dim in enumerate(raw.get("dimensions") or []):
+            if not isinstance(dim, dict):
+                continue
+            kind = str(dim.get("type") or "").upper()
+            try:
+                volume = to_decimal(dim.get("volume"), field="volume")
+            except (TypeError, ValueError) as exc:
+                problems.append(Problem("INVALID_PERIOD", f"{exc}; dimension ignored",
+                                        path=join_path(join_path(join_path(path, "dimensions"), j), "volume"),
+                                        severity="warning"))
+                continue
+            if kind in ADDITIVE:
+                dims[kind] = dims.get(kind, ZERO) + volume
+            elif kind.startswith("MIN_"):
+                dims[kind] = min(dims.get(kind, volume), volume)
+            elif kind.startswith("MAX_"):
+                dims[kind] = max(dims.get(kind, volume), volume)
+            else:
+                dims[kind] = volume
+        tariff_id = raw.get("tariff_id")
+        periods.append(_Period(i, start, dims, str(tariff_id) if tariff_id is not None else None))
+    if any(b.start < a.start for a, b in zip(periods, periods[1:])):
+        problems.append(Problem("PERIODS_NOT_CHRONOLOGICAL", "charging periods were sorted by start time",
+                                path="charging_periods", severity="warning"))
+        periods.sort(key=lambda p: p.start)
+    return periods
+
+
+def _electrical(dims: dict[str, Decimal]) -> dict[str, Decimal | None]:
+    """Current and power for the current/power restrictions of a period.
+
+    Given MIN_/MAX_ values first, then the (session-only) averages CURRENT/POWER; failing those,
+    power is ENERGY/TIME of the period, and a period without charging (no ENERGY, no TIME: only
+    parking or reservation) draws 0 A / 0 kW.
+    """
+    current = dims.get("CURRENT")
+    power = dims.get("POWER")
+    idle = dims.get(TIME, ZERO) == 0 and dims.get(ENERGY, ZERO) == 0
+    if power is None and dims.get(TIME, ZERO) > 0 and ENERGY in dims:
+        with localcontext() as ctx:
+            ctx.prec = _PREC
+            power = dims[ENERGY] / dims[TIME]  # average power while charging
+    if idle:
+        current = ZERO if current is None else current
+        power = ZERO if power is None else power
+    return {
+        "min_current": dims.get("MIN_CURRENT", current),
+        "max_current": dims.get("MAX_CURRENT", current),
+        "min_power": dims.get("MIN_POWER", power),
+        "max_power": dims.get("MAX_POWER", power),
+    }
+
+
+def offset_changes(zone: ZoneInfo, start: datetime, end: datetime) -> list[datetime]:
+    """UTC instants in ``(start, end)`` where the zone's UTC offset changes (DST), to the second."""
+    out: list[datetime] = []
+    step = timedelta(hours=1)
+    t = start
+    prev = start.astimezone(zone).utcoffset()
+    while t < end:
+        nxt = min(t + step, end)
+        off = nxt.astimezone(zone).utcoffset()
+        if off != prev:
+            lo = int(t.timestamp())
+            hi = int(nxt.timestamp()) + (0 if nxt.timestamp() == int(nxt.timestamp()) else 1)
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if datetime.fromtimestamp(mid, UTC).astimezone(zone).utcoffset() == prev:
+                    lo = mid
+                else:
+                    hi = mid
+            instant = datetime.fromtimestamp(hi, UTC)
+            if start < instant < end:
+                out.append(instant)
+            prev = off
+        t = nxt
+    return out
+
+
+def wall_clock_instants(zone: ZoneInfo, times: Iterable[time], start: datetime, end: datetime) -> list[datetime]:
+    """UTC instants in ``(start, end)`` at which local wall-clock time is one of ``times``.
+
+    Both occurrences of an ambiguous local time are returned; a local time skipped by a DST jump
+    has no instant of its own (the jump itself is reported by ``offset_changes``).
+    """
+    times = list(times)
+    if not times:
+        return []
+    out: set[datetime] = set()
+    day: date = start.astimezone(zone).date() - timedelta(days=1)
+    last: date = end.astimezone(zone).date() + timedelta(days=1)
+    while day <= last:
+        for t in times:
+            for fold in (0, 1):
+                local = datetime.combine(day, t, tzinfo=zone).replace(fold=fold)
+                instant = local.astimezone(UTC)
+                if start < instant < end and instant.astimezone(zone).replace(tzinfo=None) == local.replace(tzinfo=None):
+                    out.add(instant)
+        day += timedelta(days=1)
+    return sorted(out)
+
+
+def session_start_of(cdr: dict[str, Any], periods: list[_Period] | None = None) -> datetime:
+    """Where durations are measured from: the CDR's start, or (after a reservation) the first
+    period that is not a reservation."""
+    start = as_utc(cdr.get("start_date_time"), "start_date_time")
+    periods = periods if periods is not None else _read_periods(cdr, [])
+    if any(p.dims.get(RESERVATION_TIME, ZERO) != 0 for p in periods):
+        for p in periods:
+            if p.dims.get(RESERVATION_TIME, ZERO) == 0:
+                return p.start
+    return start
+
+
+def split_periods(cdr: dict[str, Any], zone: ZoneInfo, boundaries: Boundaries = Boundaries()
+                  ) -> tuple[list[Segment], list[Problem]]:
+    """Cut the CDR's charging periods at ``boundaries`` (and DST changes); linear consumption.
+
+    Returns the segments in time order and the problems found (warnings only: a CDR without
+    usable periods gives an empty list and a ``NO_CHARGING_PERIODS`` warning).
+    """
+    problems: list[Problem] = []
+    periods = _read_periods(cdr, problems)
+    if not periods:
+        problems.append(Problem("NO_CHARGING_PERIODS", "the CDR has no usable charging periods",
+                                path="charging_periods", severity="warning"))
+        return [], problems
+    cdr_start = as_utc(cdr.get("start_date_time"), "start_date_time")
+    cdr_end = as_utc(cdr.get("end_date_time"), "end_date_time")
+    session_start = session_start_of(cdr, periods)
+    if periods[0].start < cdr_start:
+        problems.append(Problem("PERIOD_OUTSIDE_SESSION",
+                                "the first charging period starts before the CDR's start_date_time",
+                                path="charging_periods[0].start_date_time", severity="warning"))
+    if periods[-1].start > cdr_end:
+        problems.append(Problem("PERIOD_OUTSIDE_SESSION",
+                                "the last charging period starts after the CDR's end_date_time",
+                                path=join_path("charging_periods", periods[-1].index), severity="warning"))
+
+    segments: list[Segment] = []
+    energy_so_far = ZERO
+    with localcontext() as ctx:
+        ctx.prec = _PREC
+        for n, period in enumerate(periods):
+            end = periods[n + 1].start if n + 1 < len(periods) else max(cdr_end, period.start)
+            cuts = _cuts(period, end, zone, boundaries, session_start, energy_so_far)
+            elec = _electrical(period.dims)
+            segments.extend(_segments(period, end, cuts, zone, session_start, energy_so_far, elec,
+                                      first_index=len(segments)))
+            energy_so_far += period.dims.get(ENERGY, ZERO)
+    return segments, problems
+
+
+def _cuts(period: _Period, end: datetime, zone: ZoneInfo, b: Boundaries, session_start: datetime,
+          energy_before: Decimal) -> list[_Cut]:
+    start = period.start
+    total = seconds_between(start, end)
+    if total <= 0:
+        return []
+    cuts: dict[Decimal, _Cut] = {}
+
+    def at(instant: datetime, **extra: Decimal) -> None:
+        f = seconds_between(start, instant) / total
+        if 0 < f < 1:
+            cut = cuts.setdefault(f, _Cut(f, instant))
+            for key, value in extra.items():
+                setattr(cut, key, value)
+
+    if b.times_of_day:
+        for instant in wall_clock_instants(zone, b.times_of_day, start, end):
+            at(instant)
+        for instant in offset_changes(zone, start, end):
+            at(instant)
+    for s in b.seconds:
+        instant = _add_seconds(session_start, s)
+        if start < instant < end:
+            at(instant, seconds=s)
+    energy = period.dims.get(ENERGY, ZERO)
+    if energy != 0:
+        for k in b.kwh:
+            f = (k - energy_before) / energy
+            if 0 < f < 1:
+                cut = cuts.setdefault(f, _Cut(f, _add_seconds(start, total * f)))
+                cut.energy = k
+    return sorted(cuts.values(), key=lambda c: c.fraction)
+
+
+def _segments(period: _Period, end: datetime, cuts: list[_Cut], zone: ZoneInfo, session_start: datetime,
+              energy_before: Decimal, elec: dict[str, Decimal | None], first_index: int) -> list[Segment]:
+    energy = period.dims.get(ENERGY, ZERO)
+    points = [_Cut(ZERO, period.start, energy_before, None)] + cuts + [_Cut(ONE, end, energy_before + energy)]
+    for p in points:
+        if p.energy is None:
+            p.energy = energy_before + energy * p.fraction
+    out: list[Segment] = []
+    spent = {d: ZERO for d in ADDITIVE if d != ENERGY and d in period.dims}
+    for j in range(len(points) - 1):
+        a, b = points[j], points[j + 1]
+        last = j == len(points) - 2
+        share = b.fraction - a.fraction
+        volumes: dict[str, Decimal] = {}
+        if ENERGY in period.dims:
+            volumes[ENERGY] = b.energy - a.energy
+        for d in spent:
+            v = period.dims[d] - spent[d] if last else period.dims[d] * share
+            spent[d] += v
+            volumes[d] = v
+        seconds = a.seconds if a.seconds is not None else seconds_between(session_start, a.instant)
+        out.append(Segment(
+            index=first_index + j, period_index=period.index, start=a.instant, end=b.instant,
+            local_start=a.instant.astimezone(zone), local_end=b.instant.astimezone(zone),
+            tariff_id=period.tariff_id, volumes=volumes, energy_before=a.energy, seconds_from_start=seconds,
+            fraction=share, **elec))
+    return out

@@ -1,0 +1,87 @@
+"""step_size, as the 2.2.1 bugfix branch says it (mod_cdrs "step_size", mod_tariffs PriceComponent).
+
+* Applied once per session to the session TOTAL of a dimension, never per period and never when
+  switching from one element to another: ENERGY in Wh, TIME/PARKING_TIME in seconds.
+* TIME and PARKING_TIME are one group: the step is applied once, to the dimension of the last
+  time-based period that was priced, and only to the total of *that* dimension ("the charging
+  duration is not rounded up, as it is followed by another time based period").
+* The step_size used is the one of the last relevant price component, and the rounded-up extra
+  is billed at that component's price (mod_tariffs "switching to different Tariff Element" #1
+  = 0.55, #2 = 1.30, "switching to Free-of-Charge Tariff Element" = 0.73).
+* Reservation time (priced with the TIME component of a reservation element) is its own group.
+* Only volume that is priced counts: time in which no element had a component for the dimension
+  is not billable and is not part of the total ("The total of billable parking time ...").
+
+Energy is compared in Wh quantised to 1e-6 so that noise from splitting periods never pushes an
+exact multiple of the step to the next one. Time is first rounded to the nearest whole second:
+OCPI carries hours with 4 decimals (0.36 s resolution), so 97 minutes arrive as 1.6167 h =
+5820.12 s, and rounding that fraction *up* to a 60 s step would bill a 98th minute nobody used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, localcontext
+from typing import Hashable, Iterable
+
+UNIT_FACTOR = {"ENERGY": Decimal(1000), "TIME": Decimal(3600), "PARKING_TIME": Decimal(3600),
+               "RESERVATION_TIME": Decimal(3600)}
+GROUPS = (("ENERGY",), ("TIME", "PARKING_TIME"), ("RESERVATION_TIME",))
+_BASE_QUANTUM = {"ENERGY": Decimal("0.000001"), "TIME": Decimal(1), "PARKING_TIME": Decimal(1),
+                 "RESERVATION_TIME": Decimal(1)}
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class StepInput:
+    """One priced slice of a session, in time order: what step_size needs to know about it."""
+
+    key: Hashable        # the component it belongs to
+    dimension: str       # ENERGY | TIME | PARKING_TIME | RESERVATION_TIME
+    volume: Decimal      # in OCPI units (kWh, hours)
+    step_size: int       # of the price component that priced it
+
+
+@dataclass(frozen=True)
+class StepResult:
+    key: Hashable
+    dimension: str
+    total: Decimal        # billable total of the dimension (OCPI units)
+    billed_total: Decimal
+    step_size: int
+
+    @property
+    def extra(self) -> Decimal:
+        return self.billed_total - self.total
+
+
+def round_up(volume: Decimal, dimension: str, step: int) -> Decimal:
+    """Round a total up to the smallest multiple of ``step`` base units (Wh, s) not below it."""
+    factor = UNIT_FACTOR[dimension]
+    with localcontext() as ctx:
+        ctx.prec = 50
+        base = (volume * factor).quantize(_BASE_QUANTUM[dimension], rounding=ROUND_HALF_UP)
+        if base <= 0 or step <= 0:
+            return volume
+        steps = (base / step).to_integral_value(rounding=ROUND_CEILING)
+        billed = steps * step
+        if billed == base:
+            return volume
+        return billed / factor
+
+
+def apply_step_sizes(slices: Iterable[StepInput]) -> list[StepResult]:
+    """One StepResult per group that has priced volume; its ``extra`` goes to ``key``."""
+    slices = [s for s in slices if s.volume != 0]
+    out: list[StepResult] = []
+    for group in GROUPS:
+        mine = [s for s in slices if s.dimension in group]
+        if not mine:
+            continue
+        last = mine[-1]
+        with localcontext() as ctx:
+            ctx.prec = 50
+            total = sum((s.volume for s in mine if s.dimension == last.dimension), ZERO)
+        out.append(StepResult(last.key, last.dimension, total, round_up(total, last.dimension, last.step_size),
+                              last.step_size))
+    return out

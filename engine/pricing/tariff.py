@@ -1,0 +1,222 @@
+"""The Tariff model and OCPI's element-selection rule.
+
+"When the list of Tariff Elements contains more than one Element that has a Price Component for
+a certain dimension, then the first Tariff Element with a Price Component for that dimension in
+the list with matching Tariff Restrictions will be used" (mod_tariffs, Tariff object). No match:
+that dimension is free at that moment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from decimal import Decimal
+from typing import Any, Iterable
+
+from engine.money import to_decimal
+from engine.problems import Problem, join_path
+from engine.pricing.restrictions import (
+    END_OF_DAY, RESERVATION, RESERVATION_EXPIRES, Moment, Restrictions, parse_restrictions,
+)
+
+ENERGY, TIME, PARKING_TIME, FLAT = "ENERGY", "TIME", "PARKING_TIME", "FLAT"
+TARIFF_DIMENSIONS = (ENERGY, FLAT, PARKING_TIME, TIME)
+
+
+@dataclass(frozen=True)
+class PriceComponent:
+    type: str
+    price: Decimal           # per kWh / per hour / per session, excl. VAT
+    vat: Decimal | None      # percentage; None = no VAT applicable (not the same as 0)
+    step_size: int           # Wh for ENERGY, seconds for TIME/PARKING_TIME; unused for FLAT
+    index: int               # position within the element's price_components
+
+
+@dataclass(frozen=True)
+class TariffElement:
+    index: int
+    components: tuple[PriceComponent, ...]
+    restrictions: Restrictions = field(default_factory=Restrictions)
+
+    def component(self, dimension: str) -> PriceComponent | None:
+        for pc in self.components:
+            if pc.type == dimension:
+                return pc
+        return None
+
+
+@dataclass(frozen=True)
+class PriceLimit:
+    excl_vat: Decimal
+    incl_vat: Decimal | None
+
+
+@dataclass(frozen=True)
+class Boundaries:
+    """Where a restriction can change its answer inside a charging period.
+
+    ``times_of_day`` are local wall-clock times (00:00 = midnight, also the date change),
+    ``kwh`` are energy-so-far thresholds, ``seconds`` are durations since the session start.
+    """
+
+    times_of_day: frozenset[time] = frozenset()
+    kwh: frozenset[Decimal] = frozenset()
+    seconds: frozenset[Decimal] = frozenset()
+
+    def __or__(self, other: "Boundaries") -> "Boundaries":
+        return Boundaries(self.times_of_day | other.times_of_day, self.kwh | other.kwh,
+                          self.seconds | other.seconds)
+
+    @classmethod
+    def of(cls, times_of_day: Iterable[str | time] = (), kwh: Iterable[Any] = (),
+           seconds: Iterable[Any] = ()) -> "Boundaries":
+        """Convenience constructor: ``Boundaries.of(["07:00", "22:00"], kwh=[20])``."""
+        from engine.pricing.restrictions import parse_time
+
+        tod = {t if isinstance(t, time) else parse_time(t) for t in times_of_day}
+        return cls(frozenset(tod), frozenset(to_decimal(k) for k in kwh),
+                   frozenset(to_decimal(s) for s in seconds))
+
+
+@dataclass(frozen=True)
+class Tariff:
+    id: str | None
+    currency: str | None
+    elements: tuple[TariffElement, ...]
+    min_price: PriceLimit | None = None
+    max_price: PriceLimit | None = None
+    start_date_time: datetime | None = None
+    end_date_time: datetime | None = None
+
+    def boundaries(self) -> Boundaries:
+        times: set[time] = set()
+        kwh: set[Decimal] = set()
+        seconds: set[Decimal] = set()
+        for el in self.elements:
+            r = el.restrictions
+            if r.uses_wall_clock:
+                times.add(END_OF_DAY)  # midnight: the date and the weekday change
+            for t in (r.start_time, r.end_time):
+                if t is not None:
+                    times.add(t)
+            kwh.update(v for v in (r.min_kwh, r.max_kwh) if v is not None)
+            seconds.update(v for v in (r.min_duration, r.max_duration) if v is not None)
+        return Boundaries(frozenset(times), frozenset(kwh), frozenset(seconds))
+
+    def candidates(self, reservation: str | None) -> list[TariffElement]:
+        """Elements in the order they are tried for a moment of the given kind.
+
+        For an expired reservation the RESERVATION_EXPIRES elements come first: "the time based
+        cost of an expired reservation will be calculated based on the RESERVATION_EXPIRES
+        Tariff Element" (ReservationRestrictionType note), then the RESERVATION ones.
+        """
+        if reservation == RESERVATION_EXPIRES:
+            first = [e for e in self.elements if e.restrictions.reservation == RESERVATION_EXPIRES]
+            return first + [e for e in self.elements if e.restrictions.reservation == RESERVATION]
+        if reservation == RESERVATION:
+            return [e for e in self.elements if e.restrictions.reservation == RESERVATION]
+        return [e for e in self.elements if e.restrictions.reservation is None]
+
+    def select(self, dimension: str, moment: Moment) -> tuple[TariffElement, PriceComponent] | None:
+        """The first element with a component of ``dimension`` whose restrictions hold."""
+        for element in self.candidates(moment.reservation):
+            pc = element.component(dimension)
+            if pc is not None and element.restrictions.holds(moment):
+                return element, pc
+        return None
+
+    def uses(self, predicate) -> bool:
+        return any(predicate(e.restrictions) for e in self.elements)
+
+
+def _price_limit(raw: Any, path: str, problems: list[Problem]) -> PriceLimit | None:
+    if raw is None:
+        return None
+    try:
+        if isinstance(raw, dict):
+            excl = to_decimal(raw.get("excl_vat"), field="excl_vat")
+            incl = raw.get("incl_vat")
+            return PriceLimit(excl, to_decimal(incl, field="incl_vat") if incl is not None else None)
+        return PriceLimit(to_decimal(raw), None)  # 2.1.1-style plain number
+    except (TypeError, ValueError) as exc:
+        problems.append(Problem("INVALID_TARIFF", f"{exc}; limit ignored", path=path, severity="warning"))
+        return None
+
+
+def parse_tariff(raw: dict[str, Any], path: str = "tariff") -> tuple[Tariff, list[Problem]]:
+    """A normalised OCPI 2.2.1 Tariff dict to ``Tariff``; unusable parts become warnings."""
+    problems: list[Problem] = []
+    elements: list[TariffElement] = []
+    for i, el in enumerate(raw.get("elements") or []):
+        epath = join_path(join_path(path, "elements"), i)
+        if not isinstance(el, dict):
+            problems.append(Problem("INVALID_TARIFF", "element is not an object", path=epath, severity="warning"))
+            continue
+        restrictions, rp = parse_restrictions(el.get("restrictions"), join_path(epath, "restrictions"))
+        problems.extend(rp)
+        components: list[PriceComponent] = []
+        for j, pc in enumerate(el.get("price_components") or []):
+            ppath = join_path(join_path(epath, "price_components"), j)
+            parsed = _component(pc, j, ppath, problems)
+            if parsed is not None:
+                components.append(parsed)
+        elements.append(TariffElement(i, tuple(components), restrictions))
+    if not elements:
+        problems.append(Problem("TARIFF_WITHOUT_ELEMENTS", "the tariff has no usable elements",
+                                path=join_path(path, "elements"), severity="warning"))
+    tariff = Tariff(
+        id=str(raw["id"]) if raw.get("id") is not None else None,
+        currency=str(raw["currency"]).upper() if raw.get("currency") else None,
+        elements=tuple(elements),
+        min_price=_price_limit(raw.get("min_price"), join_path(path, "min_price"), problems),
+        max_price=_price_limit(raw.get("max_price"), join_path(path, "max_price"), problems),
+        start_date_time=raw.get("start_date_time") if isinstance(raw.get("start_date_time"), datetime) else None,
+        end_date_time=raw.get("end_date_time") if isinstance(raw.get("end_date_time"), datetime) else None,
+    )
+    return tariff, problems
+
+
+def _component(pc: Any, index: int, path: str, problems: list[Problem]) -> PriceComponent | None:
+    if not isinstance(pc, dict):
+        problems.append(Problem("INVALID_TARIFF", "price component is not an object", path=path, severity="warning"))
+        return None
+    kind = str(pc.get("type") or "").upper()
+    if kind not in TARIFF_DIMENSIONS:
+        problems.append(Problem("UNKNOWN_DIMENSION", f"price component type {pc.get('type')!r} ignored",
+                                path=join_path(path, "type"), severity="warning"))
+        return None
+    try:
+        price = to_decimal(pc.get("price"), field="price")
+    except (TypeError, ValueError) as exc:
+        problems.append(Problem("INVALID_TARIFF", f"{exc}; component ignored", path=join_path(path, "price"),
+                                severity="warning"))
+        return None
+    vat = None
+    if pc.get("vat") is not None:
+        try:
+            vat = to_decimal(pc["vat"], field="vat")
+        except (TypeError, ValueError) as exc:
+            problems.append(Problem("INVALID_TARIFF", f"{exc}; treated as no VAT", path=join_path(path, "vat"),
+                                    severity="warning"))
+        if vat is not None and Decimal(0) < vat < Decimal(1):
+            problems.append(Problem(
+                "VAT_LOOKS_LIKE_FRACTION",
+                f"vat {vat} looks like a fraction; OCPI wants a percentage (used as given: {vat} %)",
+                path=join_path(path, "vat"), severity="warning"))
+    step = 1
+    raw_step = pc.get("step_size")
+    if kind == FLAT:  # no unit, no step; keep what was sent for display
+        try:
+            step = int(to_decimal(raw_step))
+        except (TypeError, ValueError):
+            step = 0
+    else:
+        try:
+            step_dec = to_decimal(raw_step, field="step_size")
+            if step_dec != step_dec.to_integral_value() or step_dec < 1:
+                raise ValueError(f"step_size {raw_step!r} is not a positive integer")
+            step = int(step_dec)
+        except (TypeError, ValueError) as exc:
+            problems.append(Problem("INVALID_STEP_SIZE", f"{exc}; 1 used", path=join_path(path, "step_size"),
+                                    severity="warning"))
+    return PriceComponent(kind, price, vat, step, index)

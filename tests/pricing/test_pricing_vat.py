@@ -1,0 +1,30 @@
+"""engine/pricing/vat.py: VAT per rate once, shared back onto lines."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from engine.pricing.vat import allocate, vat_lines
+
+
+def test_vat_lines_per_rate_in_first_seen_order():
+    nets = [(D("2.50"), D(15)), (D("2.75"), D(20)), (D("3.75"), D(10)), (D("1.00"), None)]
+    lines = vat_lines(nets)
+    assert [(l.rate, l.net, l.vat) for l in lines] == [
+        (D(15), D("2.50"), D("0.38")), (D(20), D("2.75"), D("0.55")), (D(10), D("3.75"), D("0.38")),
+        (None, D("1.00"), D("0.00"))]
+
+
+def test_allocation_adds_up_and_goes_to_largest_remainders():
+    nets = [(D("0.05"), D(19)), (D("0.05"), D(19)), (D("0.05"), D(19)), (D("1.00"), None)]
+    shares = allocate(nets, vat_lines(nets))
+    assert sum(shares[:3]) == D("0.03") and shares[3] == 0
+    assert shares[:3] == [D("0.01"), D("0.01"), D("0.01")]
+    nets = [(D("0.10"), D(19)), (D("0.04"), D(19))]
+    assert allocate(nets, vat_lines(nets)) == [D("0.02"), D("0.01")]  # 0.019 / 0.0076 -> total 0.0266 -> 0.03
+
+
+def test_negative_nets():
+    nets = [(D("-0.05"), D(19)), (D("0.50"), D(19))]
+    shares = allocate(nets, vat_lines(nets))
+    assert sum(shares) == vat_lines(nets)[0].vat == D("0.09")
