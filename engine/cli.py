@@ -11,7 +11,7 @@ import importlib
 import sys
 
 # Each module defines ``register(subparsers)``, which adds its sub-parser and sets ``func``.
-COMMANDS = ("lint", "test", "dry_run", "plan", "price", "demo")
+COMMANDS = ("lint", "test", "dry_run", "plan", "price", "demo", "db", "ingest", "token")
 
 
 def build_parser() -> argparse.ArgumentParser:

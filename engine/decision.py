@@ -28,6 +28,9 @@ class Decision:
     errors: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
     exception: dict[str, Any] | None = None
+    # The normalised CDR the decision was made on: kept for the shell (storage, documents), never
+    # serialised - the raw CDR is stored separately and this is derivable from it.
+    cdr: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def outcome(self) -> str:

@@ -1,21 +1,30 @@
-"""The pure pipeline: raw CDR -> intake -> facts -> classify -> (price) -> map -> Decision.
+"""The pure pipeline: raw CDR -> intake -> facts -> classify -> price -> map -> Decision.
 
-Given the same CDR, bundle and reference snapshot it always returns the same Decision: no I/O,
-no clock. Each stage is a small function; this module only wires them.
+Given the same CDR, bundle, reference snapshot and (for credit CDRs) the original's pricing it
+always returns the same Decision: no I/O, no clock. Each stage is a small function; this module
+only wires them.
+
+A CDR that classifies into a stream but cannot be priced (no tariff, no plan, no tax rule) is not
+billed with a guess: it goes to the exception queue with the pricing error's code, and the
+stream it would have gone to is kept in the exception's detail.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Mapping, MutableMapping, Protocol
 
 from engine import intake
 from engine.classify.evaluate import Match
 from engine.config.bundle import Bundle
 from engine.decision import Decision
 from engine.facts import FactSource, lookup_facts
+from engine.rates import price_for_stream
 from engine.timezones import zone, zone_for_cdr
 
 INVALID_CDR = "INVALID_CDR"
+PRICING_FAILED = "PRICING_FAILED"
+
+Key = tuple[str, str, str]
 
 
 class ClassifierLike(Protocol):
@@ -24,8 +33,13 @@ class ClassifierLike(Protocol):
 
 class Pipeline:
     def __init__(self, bundle: Bundle, source: FactSource, *, classifier: ClassifierLike | None = None,
-                 default_party: tuple[str, str] | None = None):
+                 default_party: tuple[str, str] | None = None,
+                 priced: Mapping[Key, dict[str, Any]] | None = None):
+        """``priced`` maps a CDR key to its stored ``decision.pricing``, so a credit CDR can reverse
+        its original's lines exactly. A plain dict passed here is also filled as CDRs are
+        decided (what ``dry-run`` does within one run); the store passes a read-only view."""
         self.bundle = bundle
+        self.priced = priced
         self.source = source
         self.classifier = classifier or bundle.classifier
         self.default_party = default_party or _operator_party(bundle)
@@ -66,18 +80,36 @@ class Pipeline:
         if facts_override:
             facts = merge(facts, facts_override)
         decision.facts = facts
+        decision.cdr = cdr
         match = self.classifier.classify(cdr, facts)
         decision.rule = match.rule_ref()
         decision.stream = match.stream
         decision.exception = match.exception
-        if match.stream:
-            mapping = self.bundle.mappings.get(match.stream)
-            if mapping is not None:
-                location = facts.get("location")
-                tz = zone(location["time_zone"]) if location and location.get("time_zone") else \
-                    zone_for_cdr(cdr, None, self.default_tz)
-                decision.billing = mapping.apply({"cdr": cdr, "facts": facts, "pricing": decision.pricing or {}}, tz)
+        if not match.stream:
+            return decision
+        price = price_for_stream(match.stream, cdr, facts, self.bundle, original=self._original_of(cdr))
+        decision.pricing = price.to_json()
+        if price.errors:
+            first = price.errors[0]
+            decision.exception = {"reason": PRICING_FAILED, "code": first.code, "description": first.message,
+                                  "stream": match.stream}
+            decision.stream = None
+            return decision
+        if isinstance(self.priced, MutableMapping) and decision.key:
+            self.priced[decision.key] = decision.pricing
+        mapping = self.bundle.mappings.get(match.stream)
+        if mapping is not None:
+            location = facts.get("location")
+            tz = zone(location["time_zone"]) if location and location.get("time_zone") else \
+                zone_for_cdr(cdr, None, self.default_tz)
+            decision.billing = mapping.apply({"cdr": cdr, "facts": facts, "pricing": decision.pricing}, tz)
         return decision
+
+    def _original_of(self, cdr: dict[str, Any]) -> dict[str, Any] | None:
+        reference = cdr.get("credit_reference_id")
+        if not cdr.get("credit") or not reference or self.priced is None:
+            return None
+        return self.priced.get((cdr.get("country_code"), cdr.get("party_id"), reference))
 
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, Callable, Sequence
 
 from engine.classify.rules import All, Any_, Cmp, Condition, Fallback, Not, Rule
-from engine.paths import MISSING, resolve
+from engine.paths import MISSING, getter, resolve  # noqa: F401 (resolve: part of this module's API)
 
 Predicate = Callable[[dict[str, Any]], bool]
 
@@ -96,27 +96,120 @@ def compare(op: str, actual: Any, expected: Any) -> bool:
     raise ValueError(f"unknown operator {op!r}")
 
 
+def _plain_text(value: Any) -> bool:
+    """A string constant that only ever equals/compares with strings: not a date or date-time."""
+    if not isinstance(value, str) or parse_instant(value) is not None:
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return True
+    return False
+
+
 def _compile_cmp(cmp: Cmp) -> Predicate:
+    """One comparison as a closure that does exactly what ``compare`` does for this constant.
+
+    The common shapes get their own tight closure (the constant's type is known at compile time,
+    so the type dispatch of ``comparable`` is decided once, not per CDR); anything else goes
+    through ``compare``. tests/classify/test_evaluate.py holds every shape to ``compare``.
+    """
     steps, op, expected = cmp.steps, cmp.op, cmp.value
-    if op == "eq" and isinstance(expected, str) and parse_instant(expected) is None:
-        # The common case, kept tight: equality with a string that cannot be a date-time, so
-        # plain == is exactly ``compare`` (Decimal, bool and MISSING never equal a str).
-        return lambda ctx: resolve(ctx, steps) == expected
+    get = getter(steps)  # == resolve(ctx, steps); never returns None (null is MISSING)
+    if op == "exists":
+        return lambda ctx: get(ctx) is not MISSING
+    if op == "missing":
+        return lambda ctx: get(ctx) is MISSING
+    if op in ("eq", "ne"):
+        if _plain_text(expected):
+            # equality with a string that cannot be a date-time: plain ==/!= is exactly
+            # ``compare`` (Decimal, bool, datetime and MISSING never equal a str)
+            if op == "eq":
+                return lambda ctx: get(ctx) == expected
+            return lambda ctx: get(ctx) != expected
+        if isinstance(expected, bool):  # only a bool equals a bool, and bools are singletons
+            if op == "eq":
+                return lambda ctx: get(ctx) is expected
+            return lambda ctx: get(ctx) is not expected
+    if op in ("in", "not_in") and isinstance(expected, tuple) and all(_plain_text(v) for v in expected):
+        options = frozenset(expected)
+        if op == "in":
+            return lambda ctx: isinstance(v := get(ctx), str) and v in options
+        return lambda ctx: not (isinstance(v := get(ctx), str) and v in options)
+    if op in _ORDER:
+        order = _ORDER[op]
+        if is_number(expected):
+            return lambda ctx: is_number(v := get(ctx)) and order(v, expected)
+        if _plain_text(expected):
+            return lambda ctx: isinstance(v := get(ctx), str) and order(v, expected)
+        if isinstance(expected, str):  # a date or date-time constant, parsed once
+            instant = parse_instant(expected)
+            try:
+                day: date | None = date.fromisoformat(expected)
+            except ValueError:
+                day = None
+
+            def ordered_instant(ctx: dict[str, Any]) -> bool:
+                v = get(ctx)
+                if isinstance(v, datetime):
+                    return instant is not None and order(v, instant)
+                if isinstance(v, str):
+                    return order(v, expected)
+                if isinstance(v, date):
+                    return day is not None and order(v, day)
+                return False
+            return ordered_instant
+    if op == "startswith" and isinstance(expected, str):
+        return lambda ctx: isinstance(v := get(ctx), str) and v.startswith(expected)
     if op == "matches":
         pattern = re.compile(expected)
-        return lambda ctx: isinstance(v := resolve(ctx, steps), str) and pattern.search(v) is not None
-    return lambda ctx: compare(op, resolve(ctx, steps), expected)
+        return lambda ctx: isinstance(v := get(ctx), str) and pattern.search(v) is not None
+    return lambda ctx: compare(op, get(ctx), expected)
+
+
+def _all(parts: tuple[Predicate, ...]) -> Predicate:
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        a, b = parts
+        return lambda ctx: a(ctx) and b(ctx)
+    if len(parts) == 3:
+        a, b, c = parts
+        return lambda ctx: a(ctx) and b(ctx) and c(ctx)
+
+    def all_of(ctx: dict[str, Any]) -> bool:
+        for part in parts:
+            if not part(ctx):
+                return False
+        return True
+    return all_of
+
+
+def _any(parts: tuple[Predicate, ...]) -> Predicate:
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        a, b = parts
+        return lambda ctx: a(ctx) or b(ctx)
+    if len(parts) == 3:
+        a, b, c = parts
+        return lambda ctx: a(ctx) or b(ctx) or c(ctx)
+
+    def any_of(ctx: dict[str, Any]) -> bool:
+        for part in parts:
+            if part(ctx):
+                return True
+        return False
+    return any_of
 
 
 def compile_condition(cond: Condition) -> Predicate:
     if isinstance(cond, Cmp):
         return _compile_cmp(cond)
     if isinstance(cond, All):
-        parts = tuple(compile_condition(c) for c in cond.items)
-        return lambda ctx: all(p(ctx) for p in parts)
+        return _all(tuple(compile_condition(c) for c in cond.items))
     if isinstance(cond, Any_):
-        parts = tuple(compile_condition(c) for c in cond.items)
-        return lambda ctx: any(p(ctx) for p in parts)
+        return _any(tuple(compile_condition(c) for c in cond.items))
     if isinstance(cond, Not):
         inner = compile_condition(cond.item)
         return lambda ctx: not inner(ctx)

@@ -74,9 +74,14 @@ def load_source(args: argparse.Namespace):
 
 
 def make_classifier(bundle: Bundle, backend: str):
+    """The chosen rule evaluator, or None after printing why it cannot be had (callers exit 2)."""
     from engine.classify.backends import make_classifier as make
 
-    return make(bundle, backend)
+    try:
+        return make(bundle, backend)
+    except (ValueError, ImportError) as exc:  # UnknownBackend, DurableUnavailable
+        print(f"cdrflow: {exc}", file=sys.stderr)
+        return None
 
 
 def progress(items: Iterable[T], *, desc: str, unit: str = "CDR") -> Iterator[T]:

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     if bundle is None or source is None:
         return EXIT_USAGE
     corpus = args.corpus or str(Path(args.config) / "samples" / "cdrs")
-    pipeline = Pipeline(bundle, source)
+    pipeline = Pipeline(bundle, source, priced={})
     streams: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     totals: dict[str, Decimal] = {}

@@ -47,12 +47,10 @@ def run(args: argparse.Namespace) -> int:
     source = load_source(args) if bundle else None
     if bundle is None or source is None:
         return EXIT_USAGE
-    try:
-        classifier = make_classifier(bundle, args.rules_backend)
-    except RuntimeError as exc:
-        print(f"cdrflow: {exc}", file=sys.stderr)
+    classifier = make_classifier(bundle, args.rules_backend)
+    if classifier is None:
         return EXIT_USAGE
-    pipeline = Pipeline(bundle, source, classifier=classifier)
+    pipeline = Pipeline(bundle, source, classifier=classifier, priced={})
     outcomes: Counter[str] = Counter()
     out = sys.stdout
     for item in progress(intake.read_paths(args.inputs), desc="dry-run"):

@@ -81,8 +81,11 @@ def run(args: argparse.Namespace) -> int:
     source = load_source(args)
     if old is None or new is None or source is None:
         return EXIT_FAILED
-    before = Pipeline(old, source, classifier=make_classifier(old, args.rules_backend))
-    after = Pipeline(new, source, classifier=make_classifier(new, args.rules_backend))
+    old_classifier, new_classifier = make_classifier(old, args.rules_backend), make_classifier(new, args.rules_backend)
+    if old_classifier is None or new_classifier is None:
+        return EXIT_FAILED
+    before = Pipeline(old, source, classifier=old_classifier, priced={})
+    after = Pipeline(new, source, classifier=new_classifier, priced={})
     pairs = ((before.decide_item(item), after.decide_item(item))
              for item in progress(intake.read_paths(corpus), desc="plan"))
     plan = compare(pairs)

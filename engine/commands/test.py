@@ -55,7 +55,10 @@ def run(args: argparse.Namespace) -> int:
     source = load_source(args) if bundle else None
     if files is None or bundle is None or source is None:
         return EXIT_USAGE
-    pipeline = Pipeline(bundle, source, classifier=make_classifier(bundle, args.rules_backend))
+    classifier = make_classifier(bundle, args.rules_backend)
+    if classifier is None:
+        return EXIT_USAGE
+    pipeline = Pipeline(bundle, source, classifier=classifier, priced={})
 
     cases = []
     for path in files:
@@ -71,10 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
     reached = {o.decision.rule["id"] for o in outcomes if o.decision and o.decision.rule}
     unreached = [r for r in bundle.rules if r.id not in reached]
-    if "fallback" not in reached:
-        unreached_fallback = bundle.fallback
-    else:
-        unreached_fallback = None
+    unreached_fallback = bundle.fallback if "fallback" not in reached else None
     passed = sum(o.passed for o in outcomes)
     failed = len(outcomes) - passed
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import importlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,12 +64,29 @@ class Bundle:
 Builder = Callable[[list[Document]], tuple[Any, list[Problem]]]
 _EXTENSIONS: dict[str, Builder] = {}
 
+# The modules that call ``register_kind`` when imported. Named here (not imported at the top) because
+# they import this module; ``kinds()`` imports them on first use.
+KIND_MODULES = (
+    "engine.tax.config",    # kind: tax_rules
+    "engine.rates.config",  # kinds: tariffs, tariff_plans, msp_tariffs
+)
+_kind_modules_loaded = False
+
 
 def register_kind(kind: str, builder: Builder) -> None:
     _EXTENSIONS[kind] = builder
 
 
+def load_kind_modules() -> None:
+    global _kind_modules_loaded
+    if not _kind_modules_loaded:
+        _kind_modules_loaded = True
+        for name in KIND_MODULES:
+            importlib.import_module(name)
+
+
 def kinds() -> tuple[str, ...]:
+    load_kind_modules()
     return BUNDLE_KINDS + tuple(_EXTENSIONS) + ("tests",)
 
 
@@ -166,6 +184,7 @@ def load_documents(root: Path, paths: list[Path] | None = None) -> tuple[list[Do
 
 def build_bundle(root: Path, docs: list[Document], problems: list[Problem]) -> tuple[Bundle | None, list[Problem]]:
     """Turn schema-valid documents into a Bundle (None when errors make it unusable)."""
+    load_kind_modules()
     usable = [d for d in docs if d.digest and d.kind != "tests"]
     by_kind: dict[str, list[Document]] = {}
     for d in usable:

@@ -14,7 +14,6 @@ no new check at all: register them with ``defines``/``unique``/``refers_to`` fro
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -35,26 +34,11 @@ CHECK_MODULES = (
 )
 
 
-# Modules that register configuration kinds with the bundle loader (``register_kind``) on import.
-# The linter imports them so every kind under rules/ is known; one that does not exist yet in
-# this tree is skipped (a file of its kind is then reported as 'unknown kind').
-KIND_MODULES = (
-    "engine.tax.config",       # kind: tax_rules
-    "engine.rates.config",     # kinds: tariffs, tariff_plans, msp_tariffs
-)
-
-
-def _module_exists(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:  # a parent package is missing
-        return False
-
-
 def load_kinds() -> None:
-    for name in KIND_MODULES:
-        if _module_exists(name):
-            importlib.import_module(name)
+    """Kinds registered by other parts of the core (tax rules, tariffs) - the bundle knows which."""
+    from engine.config.bundle import load_kind_modules
+
+    load_kind_modules()
 
 
 def load_checks() -> list:

@@ -1,0 +1,194 @@
+"""The priced document every stream produces: lines, totals, tax, source, warnings.
+
+One shape for adhoc, subscription and MSP so that mappings, posting groups and credit notes
+work the same way for all three. Lines are the unit of truth: totals are always *computed* from
+them (``engine.tax.totals``), never carried alongside, and a credit is the same lines negated.
+``to_json()`` renders amounts as strings with 2 decimals, unit prices with 2 to 4, quantities
+exactly; ``from_json()`` reads it back (a stored ``decision.pricing`` is what a later credit
+CDR reverses).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any, Iterable, Mapping, Sequence
+
+from engine.jsonable import to_jsonable
+from engine.money import fmt, fmt_exact, round_unit_price, to_decimal
+from engine.problems import Problem
+from engine.tax.totals import DocumentTotals, document_totals, settle_nets
+from engine.tax.treatment import TaxTreatment
+
+PRODUCTS = ("ENERGY", "TIME", "PARKING", "SESSION_FEE", "IDLE_FEE", "SUBSCRIPTION", "DISCOUNT")
+ENERGY, TIME, PARKING, SESSION_FEE, IDLE_FEE, SUBSCRIPTION, DISCOUNT = PRODUCTS
+ZERO = Decimal("0.00")
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None else to_decimal(value)
+
+
+@dataclass(frozen=True)
+class PriceLine:
+    """One invoice line. ``net`` is 2 dp; ``gross`` is set on lines of gross-priced (B2C plan)
+    documents, where it is the amount the customer sees and ``net`` is derived from it."""
+
+    product: str
+    description: str
+    quantity: Decimal
+    unit: str                       # kWh | h | min | session | day | item
+    unit_price: Decimal | None      # net, ≤ 4 dp
+    net: Decimal
+    tax_rate: Decimal
+    tax_treatment: str
+    tax_class: str
+    gross: Decimal | None = None
+    unit_price_gross: Decimal | None = None
+    reference: Mapping[str, Any] = field(default_factory=dict)  # cdr ids, power type, category, ...
+
+    def negated(self) -> "PriceLine":
+        return replace(self, net=-self.net, gross=None if self.gross is None else -self.gross,
+                       quantity=-self.quantity)
+
+    def to_json(self) -> dict[str, Any]:
+        out = {
+            "product": self.product,
+            "description": self.description,
+            "quantity": fmt_exact(self.quantity),
+            "unit": self.unit,
+            "unit_price": _price(self.unit_price),
+            "net": fmt(self.net),
+            "tax_rate": fmt_exact(self.tax_rate),
+            "tax_treatment": self.tax_treatment,
+            "tax_class": self.tax_class,
+        }
+        if self.gross is not None:
+            out["gross"] = fmt(self.gross)
+            out["unit_price_gross"] = _price(self.unit_price_gross)
+        if self.reference:
+            out["reference"] = to_jsonable(dict(self.reference))
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "PriceLine":
+        return cls(
+            product=data["product"], description=data.get("description", ""),
+            quantity=to_decimal(data.get("quantity", "1")), unit=data.get("unit", ""),
+            unit_price=_dec(data.get("unit_price")), net=to_decimal(data["net"]),
+            tax_rate=to_decimal(data.get("tax_rate") or "0"), tax_treatment=data.get("tax_treatment", ""),
+            tax_class=data.get("tax_class", ""), gross=_dec(data.get("gross")),
+            unit_price_gross=_dec(data.get("unit_price_gross")), reference=dict(data.get("reference") or {}))
+
+
+def _price(value: Decimal | None) -> str | None:
+    """A unit price: 2 to 4 decimals when that loses nothing (it always does: they are ≤ 4 dp)."""
+    if value is None:
+        return None
+    rounded = round_unit_price(value)
+    return str(rounded) if rounded == value else fmt_exact(value)
+
+
+def settle(lines: Sequence[PriceLine], prices_include_vat: bool) -> tuple[PriceLine, ...]:
+    """Give gross-priced lines their nets (shared from the per-rate net); net lines unchanged."""
+    nets = settle_nets(lines, prices_include_vat)
+    return tuple(line if line.net == net else replace(line, net=net) for line, net in zip(lines, nets))
+
+
+def totals_of(lines: Iterable[PriceLine], prices_include_vat: bool,
+              tax: TaxTreatment | None = None) -> DocumentTotals:
+    notes = {tax.treatment: tax.note} if tax is not None else None
+    countries = {tax.treatment: tax.country} if tax is not None else None
+    return document_totals(lines, prices_include_vat=prices_include_vat, notes=notes, countries=countries)
+
+
+@dataclass(frozen=True)
+class StreamPrice:
+    """The priced result of one CDR (or one period / cycle document) in one stream."""
+
+    stream: str
+    currency: str | None
+    lines: tuple[PriceLine, ...]
+    totals: DocumentTotals
+    prices_include_vat: bool = False
+    tax: TaxTreatment | None = None
+    source: Mapping[str, Any] | None = None      # {kind, id, version, file, line}
+    cdr_id: str | None = None
+    credit: Mapping[str, Any] | None = None      # {reference_id, original: stored|recomputed|cdr_periods}
+    charged: Mapping[str, Any] | None = None     # adhoc: what the PSP captured (gross)
+    difference: Decimal | None = None            # adhoc: charged - total incl. VAT
+    recomputed: Mapping[str, Any] | None = None  # adhoc: the OCPI tariff engine's result (JSON)
+    warnings: tuple[Problem, ...] = ()
+    errors: tuple[Problem, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def excl_vat(self) -> Decimal:
+        return self.totals.excl_vat
+
+    @property
+    def incl_vat(self) -> Decimal:
+        return self.totals.incl_vat
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stream": self.stream,
+            "cdr_id": self.cdr_id,
+            "currency": self.currency,
+            "prices_include_vat": self.prices_include_vat,
+            "lines": [line.to_json() for line in self.lines],
+            "total_cost": self.totals.to_json(),
+            "tax": [g.to_json() for g in self.totals.groups],
+            "tax_treatment": to_jsonable(self.tax.to_json()) if self.tax else None,
+            "source": to_jsonable(dict(self.source)) if self.source else None,
+            "credit": to_jsonable(dict(self.credit)) if self.credit else None,
+            "charged": _charged_json(self.charged),
+            "difference": fmt(self.difference),
+            "recomputed": self.recomputed,
+            "warnings": [w.to_dict() for w in self.warnings],
+            "errors": [e.to_dict() for e in self.errors],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "StreamPrice":
+        """Read back a stored ``to_json()`` (the lines are authoritative; totals are recomputed)."""
+        lines = tuple(PriceLine.from_json(line) for line in data.get("lines") or [])
+        gross = bool(data.get("prices_include_vat"))
+        tax = _tax_from_json(data.get("tax_treatment"))
+        return cls(stream=data.get("stream", ""), currency=data.get("currency"), lines=lines,
+                   totals=totals_of(lines, gross, tax), prices_include_vat=gross, tax=tax,
+                   source=data.get("source"), cdr_id=data.get("cdr_id"), credit=data.get("credit"))
+
+
+def _charged_json(charged: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not charged:
+        return None
+    out = {k: (fmt(v) if isinstance(v, Decimal) else v) for k, v in charged.items()}
+    return out
+
+
+def _tax_from_json(data: Mapping[str, Any] | None) -> TaxTreatment | None:
+    if not data:
+        return None
+    return TaxTreatment(data["treatment"], to_decimal(data.get("rate") or "0"), data.get("country"),
+                        data.get("tax_class", ""), data.get("note"), data.get("buyer_vat_id"),
+                        data.get("rule"), data.get("rate_source"))
+
+
+def build_price(stream: str, lines: Sequence[PriceLine], *, prices_include_vat: bool = False,
+                tax: TaxTreatment | None, currency: str | None, **kwargs: Any) -> StreamPrice:
+    """Settle the lines (gross -> net) and compute the totals: the one way a StreamPrice is made."""
+    settled = settle(lines, prices_include_vat)
+    return StreamPrice(stream=stream, currency=currency, lines=settled,
+                       totals=totals_of(settled, prices_include_vat, tax),
+                       prices_include_vat=prices_include_vat, tax=tax, **kwargs)
+
+
+def failed(stream: str, errors: Sequence[Problem], *, cdr_id: str | None = None, currency: str | None = None,
+           warnings: Sequence[Problem] = (), **kwargs: Any) -> StreamPrice:
+    """A StreamPrice that could not be priced: no lines, zero totals, the reasons as errors."""
+    return StreamPrice(stream=stream, currency=currency, lines=(), totals=DocumentTotals(ZERO, ZERO, ()),
+                       cdr_id=cdr_id, warnings=tuple(warnings), errors=tuple(errors), **kwargs)

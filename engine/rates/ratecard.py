@@ -1,0 +1,141 @@
+"""A rate card: the non-OCPI price list used by subscription plans and MSP tariffs.
+
+OCPI tariffs describe *public* prices with restrictions and step sizes (``engine.pricing``).
+Plans and bilateral MSP tariffs are simpler — a price per kWh, per minute (or hour) of charging,
+per session, and an idle fee per minute of parking after a grace time — and are applied to the
+CDR's session totals (``total_energy``, ``total_time``, ``total_parking_time``). The same card
+prices one session and, with summed usage, one period line, so the two always agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+from typing import Any, Mapping
+
+from engine.config.yamlload import Loc
+from engine.money import HUNDRED, line_net, round_amount, round_unit_price, to_decimal
+from engine.problems import Problem
+from engine.rates.model import ENERGY, IDLE_FEE, SESSION_FEE, TIME, PriceLine
+from engine.tax.treatment import TaxTreatment
+
+ZERO = Decimal(0)
+SIXTY = Decimal(60)
+POWER_TYPES = ("AC", "DC")
+
+
+@dataclass(frozen=True)
+class RateCard:
+    energy: Decimal | None = None           # per kWh
+    time_price: Decimal | None = None       # per time_unit of charging time
+    time_unit: str = "min"                  # min | h
+    session: Decimal | None = None          # per session
+    idle_per_minute: Decimal | None = None  # per minute of parking beyond the grace time
+    idle_grace_minutes: Decimal = ZERO
+    loc: Loc | None = None
+
+    @property
+    def prices(self) -> tuple[Decimal, ...]:
+        return tuple(p for p in (self.energy, self.time_price, self.session, self.idle_per_minute) if p is not None)
+
+
+def parse_card(raw: Mapping[str, Any], loc: Loc | None = None) -> RateCard:
+    """From the YAML shape {energy, per_minute | per_hour, session, idle_fee: {per_minute, grace_minutes}}."""
+    def dec(key: str, src: Mapping[str, Any] = raw) -> Decimal | None:
+        return to_decimal(src[key], field=key) if src.get(key) is not None else None
+
+    time_price, unit = dec("per_minute"), "min"
+    if time_price is None and raw.get("per_hour") is not None:
+        time_price, unit = dec("per_hour"), "h"
+    idle = raw.get("idle_fee") or {}
+    return RateCard(energy=dec("energy"), time_price=time_price, time_unit=unit, session=dec("session"),
+                    idle_per_minute=dec("per_minute", idle), idle_grace_minutes=dec("grace_minutes", idle) or ZERO,
+                    loc=loc)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What one session (or the sum of several) consumed."""
+
+    energy_kwh: Decimal = ZERO
+    charging_hours: Decimal = ZERO
+    parking_hours: Decimal = ZERO
+    idle_minutes: Decimal = ZERO   # parking minutes beyond the card's grace, per session, summed
+    sessions: int = 0
+
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(self.energy_kwh + other.energy_kwh, self.charging_hours + other.charging_hours,
+                     self.parking_hours + other.parking_hours, self.idle_minutes + other.idle_minutes,
+                     self.sessions + other.sessions)
+
+
+def usage_of(cdr: Mapping[str, Any], card: RateCard | None = None) -> tuple[Usage, list[Problem]]:
+    """Session usage from the CDR totals. Charging time = total_time - total_parking_time."""
+    problems: list[Problem] = []
+
+    def num(key: str) -> Decimal:
+        value = cdr.get(key)
+        if value is None:
+            return ZERO
+        try:
+            return to_decimal(value, field=key)
+        except (TypeError, ValueError) as exc:
+            problems.append(Problem("INVALID_CDR_TOTAL", f"{exc}; 0 used", path=key, severity="warning"))
+            return ZERO
+
+    energy, total, parking = num("total_energy"), num("total_time"), num("total_parking_time")
+    charging = total - parking
+    if charging < 0:
+        problems.append(Problem("PARKING_EXCEEDS_TOTAL_TIME", "total_parking_time exceeds total_time; "
+                                "charging time taken as 0", path="total_parking_time", severity="warning"))
+        charging = ZERO
+    grace = card.idle_grace_minutes if card else ZERO
+    idle = max(ZERO, parking * SIXTY - grace)
+    return Usage(energy, charging, parking, idle, 1), problems
+
+
+def _line(product: str, description: str, quantity: Decimal, unit: str, price: Decimal, tax: TaxTreatment,
+          gross: bool, reference: Mapping[str, Any]) -> PriceLine:
+    if not gross:
+        return PriceLine(product, description, quantity, unit, price, line_net(quantity, price),
+                         tax.rate, tax.treatment, tax.tax_class, reference=dict(reference))
+    with localcontext() as ctx:
+        ctx.prec = 34
+        divisor = 1 + tax.rate / HUNDRED
+        amount = line_net(quantity, price)
+        return PriceLine(product, description, quantity, unit, round_unit_price(price / divisor),
+                         round_amount(amount / divisor), tax.rate, tax.treatment, tax.tax_class,
+                         gross=amount, unit_price_gross=price, reference=dict(reference))
+
+
+def card_lines(card: RateCard, usage: Usage, *, tax: TaxTreatment, gross: bool, label: str,
+               reference: Mapping[str, Any]) -> list[PriceLine]:
+    """Lines for ``usage`` at ``card``. ``gross``: the card's prices include VAT (B2C plans).
+
+    A priced dimension with no usage gives no line; the energy line is always shown when the
+    card prices energy, so every document says how many kWh it is about.
+    """
+    lines: list[PriceLine] = []
+    suffix = f" ({label})" if label else ""
+    if card.energy is not None:
+        lines.append(_line(ENERGY, f"Energy{suffix}", usage.energy_kwh, "kWh", card.energy, tax, gross, reference))
+    if card.time_price and usage.charging_hours:
+        qty = usage.charging_hours * SIXTY if card.time_unit == "min" else usage.charging_hours
+        lines.append(_line(TIME, f"Charging time{suffix}", qty, card.time_unit, card.time_price, tax, gross,
+                           reference))
+    if card.session and usage.sessions:
+        lines.append(_line(SESSION_FEE, f"Session fee{suffix}", Decimal(usage.sessions), "session", card.session,
+                           tax, gross, reference))
+    if card.idle_per_minute and usage.idle_minutes:
+        lines.append(_line(IDLE_FEE, f"Idle fee{suffix}", usage.idle_minutes, "min", card.idle_per_minute, tax,
+                           gross, reference))
+    return lines
+
+
+def power_type_of(cdr: Mapping[str, Any]) -> str | None:
+    """AC or DC from ``cdr_location.connector_power_type`` (AC_1_PHASE, AC_3_PHASE, ... -> AC)."""
+    value = (cdr.get("cdr_location") or {}).get("connector_power_type")
+    if not value:
+        return None
+    text = str(value).upper()
+    return "DC" if text == "DC" else ("AC" if text.startswith("AC") else None)

@@ -1,0 +1,67 @@
+"""Content hashes of raw inputs, so a resend is recognised whatever its formatting.
+
+A CPMS that resends a CDR may pretty-print it differently, reorder keys or write ``4.40`` as
+``4.4``; that is the same CDR. It may also change a value; that is a different CDR under the
+same id (a conflict). The hash is SHA-256 over canonical JSON: keys sorted, no insignificant
+whitespace, numbers by value (``4.40`` == ``4.4`` == ``4.400``), strings as they are (``"4.40"``
+stays a string and differs from the number). Text that is not JSON is hashed as it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from typing import Any
+
+
+def _number(value: int | float | Decimal) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    number = Decimal(value) if isinstance(value, int) else Decimal(str(value))
+    if not number.is_finite():
+        raise ValueError(f"{value!r} is not a JSON number")
+    if number == number.to_integral_value():
+        return str(int(number))
+    return format(number.normalize(), "f")
+
+
+def canonical_json(value: Any) -> str:
+    """One spelling for one JSON value (parsed with Decimal or float numbers alike)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, Decimal)):
+        return _number(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        items = sorted((str(k), v) for k, v in value.items())
+        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{canonical_json(v)}" for k, v in items) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(canonical_json(v) for v in value) + "]"
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+def parse(text: str) -> Any:
+    """Parse JSON the way the core does: numbers as Decimal, never float."""
+    return json.loads(text, parse_float=Decimal)
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def content_hash(raw_text: str) -> str:
+    """SHA-256 of the canonical JSON of ``raw_text``; of the text itself when it is not JSON."""
+    try:
+        value = parse(raw_text)
+    except (ValueError, RecursionError):
+        return sha256(raw_text)
+    return sha256(canonical_json(value))
+
+
+def hash_of_value(value: Any) -> str:
+    """The same hash for an already parsed value (equal to ``content_hash(json text of value)``)."""
+    return sha256(canonical_json(value))

@@ -1,0 +1,1 @@
+"""Alembic migrations of the cdrflow schema (run through ``engine.store.migrate``)."""

@@ -1,0 +1,144 @@
+"""EN 16931 document totals, computed one way for every document cdrflow issues.
+
+* Line nets are 2 dp (``engine.money.line_net``); they are summed, never re-rounded.
+* VAT is computed per VAT category and rate on the SUM of the nets in that group, rounded once
+  (BR-CO-17). Per-line VAT would differ by a cent now and then — the "one-cent difference
+  between invoice and credit note" users complain about.
+* B2C documents priced gross (plans quoted incl. VAT): per group the gross is fixed, net =
+  round(gross / (1 + rate)) and VAT = gross - net (``engine.money.net_from_gross``). The group
+  net is then shared onto the lines (largest remainder) so that the line nets still add up.
+* Every line carries its tax class (EN 16931 category) and treatment; a group is one
+  (tax class, rate).
+
+Rounding half up is symmetric (-x rounds to -(round x)), and the allocation is ordered by
+magnitude, so a credit document built from the negated lines has exactly the negated totals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal, localcontext
+from typing import Any, Iterable, Protocol, Sequence
+
+from engine.money import CENT, HUNDRED, fmt, fmt_exact, net_from_gross, round_amount, vat_amount
+
+ZERO = Decimal("0.00")
+
+
+class TaxedLine(Protocol):
+    net: Decimal
+    gross: Decimal | None
+    tax_rate: Decimal
+    tax_class: str
+    tax_treatment: str
+
+
+@dataclass(frozen=True)
+class TaxGroup:
+    """One VAT breakdown entry (EN 16931 BG-23)."""
+
+    tax_class: str        # BT-118
+    rate: Decimal         # BT-119
+    taxable: Decimal      # BT-116, sum of line nets
+    vat: Decimal          # BT-117
+    treatment: str
+    note: str | None = None        # BT-120 exemption reason / reverse-charge wording
+    country: str | None = None
+
+    def negated(self) -> "TaxGroup":
+        return TaxGroup(self.tax_class, self.rate, -self.taxable, -self.vat, self.treatment, self.note, self.country)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tax_class": self.tax_class, "rate": fmt_exact(self.rate), "taxable": fmt(self.taxable),
+                "vat": fmt(self.vat), "treatment": self.treatment, "note": self.note, "country": self.country}
+
+
+@dataclass(frozen=True)
+class DocumentTotals:
+    line_total: Decimal        # BT-106
+    vat_total: Decimal         # BT-110
+    groups: tuple[TaxGroup, ...]
+
+    @property
+    def excl_vat(self) -> Decimal:   # BT-109 (no document-level allowances or charges)
+        return self.line_total
+
+    @property
+    def incl_vat(self) -> Decimal:   # BT-112
+        return self.line_total + self.vat_total
+
+    def to_json(self) -> dict[str, Any]:
+        return {"excl_vat": fmt(self.excl_vat), "vat": fmt(self.vat_total), "incl_vat": fmt(self.incl_vat)}
+
+
+def _group_key(line: TaxedLine) -> tuple[str, Decimal]:
+    return (line.tax_class, line.tax_rate)
+
+
+def allocate_nets(grosses: Sequence[Decimal], rate: Decimal) -> list[Decimal]:
+    """Nets for gross-priced lines of ONE group: they sum to net_from_gross(sum of grosses).
+
+    Each line starts at round(gross / (1 + rate)); the cents still missing (or too many) go to
+    the lines with the largest gross first, then the earliest. Ordering by magnitude makes the
+    allocation of negated grosses exactly the negated allocation.
+    """
+    if not grosses:
+        return []
+    target, _ = net_from_gross(sum(grosses, ZERO), rate)
+    with localcontext() as ctx:
+        ctx.prec = 34
+        nets = [round_amount(g / (1 + rate / HUNDRED)) for g in grosses]
+        missing = target - sum(nets, ZERO)
+        steps = int((abs(missing) / CENT).to_integral_value(rounding=ROUND_DOWN))
+        step = CENT if missing > 0 else -CENT
+        order = sorted(range(len(grosses)), key=lambda i: (-abs(grosses[i]), i))
+        for n in range(steps):
+            nets[order[n % len(order)]] += step
+    return nets
+
+
+def settle_nets(lines: Sequence[TaxedLine], prices_include_vat: bool) -> list[Decimal]:
+    """The net of every line: as priced for net documents, allocated from gross for gross ones."""
+    if not prices_include_vat:
+        return [line.net for line in lines]
+    nets: list[Decimal] = [ZERO] * len(lines)
+    groups: dict[tuple[str, Decimal], list[int]] = {}
+    for i, line in enumerate(lines):
+        if line.gross is None:
+            raise ValueError("a gross-priced document needs a gross amount on every line")
+        groups.setdefault(_group_key(line), []).append(i)
+    for (_, rate), idx in groups.items():
+        for i, net in zip(idx, allocate_nets([lines[i].gross for i in idx], rate)):
+            nets[i] = net
+    return nets
+
+
+def document_totals(lines: Iterable[TaxedLine], *, prices_include_vat: bool = False,
+                    notes: dict[str, str | None] | None = None,
+                    countries: dict[str, str | None] | None = None) -> DocumentTotals:
+    """Totals and VAT breakdown of settled lines (nets already 2 dp).
+
+    ``notes``/``countries`` map a treatment to the note / country shown on its groups.
+    """
+    lines = list(lines)
+    sums: dict[tuple[str, Decimal], list[Decimal]] = {}
+    treatment_of: dict[tuple[str, Decimal], str] = {}
+    for line in lines:
+        key = _group_key(line)
+        acc = sums.setdefault(key, [ZERO, ZERO])
+        acc[0] += line.net
+        if prices_include_vat:
+            if line.gross is None:
+                raise ValueError("a gross-priced document needs a gross amount on every line")
+            acc[1] += line.gross
+        treatment_of.setdefault(key, line.tax_treatment)
+    groups = []
+    for key, (net, gross) in sums.items():
+        tax_class, rate = key
+        vat = (gross - net) if prices_include_vat else vat_amount(net, rate)
+        treatment = treatment_of[key]
+        groups.append(TaxGroup(tax_class, rate, round_amount(net), vat, treatment,
+                               (notes or {}).get(treatment), (countries or {}).get(treatment)))
+    line_total = round_amount(sum((line.net for line in lines), ZERO))
+    vat_total = sum((g.vat for g in groups), ZERO)
+    return DocumentTotals(line_total, vat_total, tuple(groups))

@@ -1,0 +1,162 @@
+"""Which VAT treatment a supply gets: who owes the tax, where, at what rate, with which note.
+
+The law (see docs/tax-accounting): charging is a supply of electricity. B2C (adhoc and
+subscription) is taxed where the charge point is. A supply to an MSP that *resells* is located
+where the MSP is established: a domestic reseller owes the tax itself (reverse charge, §13b
+UStG), an EU reseller self-assesses in its own state (not taxable here), a reseller outside the
+EU is outside the scope. An MSP that does not resell is treated like any customer: taxed where
+the charge point is. Whether an MSP resells is master data (``facts.msp.reseller``), never a
+guess: when it is missing no rule matches and the session is not priced.
+
+The rules are data (``rules/tax_rules.yaml``, first match per stream) so the CPO's tax advisor
+can read and change them; this module only evaluates them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Mapping
+
+from engine.config.yamlload import Loc
+from engine.problems import Problem
+from engine.tax.rates import STANDARD, RateTable, VatRate, alpha2
+from engine.tax.vat_id import check_vat_id
+
+DOMESTIC, REVERSE_CHARGE, EU_RESELLER, EXPORT, NOT_TAXABLE = (
+    "domestic", "reverse_charge", "eu_reseller", "export", "not_taxable")
+TREATMENTS = (DOMESTIC, REVERSE_CHARGE, EU_RESELLER, EXPORT, NOT_TAXABLE)
+# EN 16931 VAT category codes (UNCL 5305) used when a rule does not name one.
+DEFAULT_TAX_CLASS = {DOMESTIC: "S", REVERSE_CHARGE: "AE", EU_RESELLER: "AE", EXPORT: "O", NOT_TAXABLE: "O"}
+BUYER_DOMESTIC, BUYER_EU, BUYER_THIRD = "domestic", "eu", "third_country"
+EU_MEMBER_STATES = frozenset(
+    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split())
+ZERO_RATE = Decimal("0")
+
+
+@dataclass(frozen=True)
+class TreatmentRule:
+    id: str
+    stream: str                       # adhoc | subscription | msp | "*"
+    treatment: str
+    when: Mapping[str, Any] = field(default_factory=dict)  # reseller, buyer, customer_type
+    tax_class: str | None = None
+    note: str | None = None           # a key of TaxRules.notes
+    rate_category: str = STANDARD
+    loc: Loc | None = None
+
+    def matches(self, stream: str, facts: Mapping[str, Any]) -> bool:
+        if self.stream not in ("*", stream):
+            return False
+        return all(facts.get(key) == value for key, value in self.when.items())
+
+    def ref(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id}
+        if self.loc is not None:
+            out.update(file=self.loc.file, line=self.loc.line)
+        return out
+
+
+@dataclass(frozen=True)
+class TaxRules:
+    supplier_country: str = "DE"
+    rates: RateTable = field(default_factory=RateTable)
+    notes: Mapping[str, str] = field(default_factory=dict)
+    treatments: tuple[TreatmentRule, ...] = ()
+    eu_countries: frozenset[str] = EU_MEMBER_STATES
+    file: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.treatments and not self.rates.rates
+
+
+@dataclass(frozen=True)
+class TaxTreatment:
+    """The decision, snapshotted on every line that uses it."""
+
+    treatment: str
+    rate: Decimal                     # percent; 0 for anything we do not charge VAT on
+    country: str | None               # where the supply is taxed (alpha-2)
+    tax_class: str                    # EN 16931 VAT category code
+    note: str | None = None           # invoice note (exemption / reverse-charge wording)
+    buyer_vat_id: str | None = None
+    rule: Mapping[str, Any] | None = None
+    rate_source: Mapping[str, Any] | None = None
+
+    @property
+    def charges_vat(self) -> bool:
+        return self.treatment == DOMESTIC
+
+    def to_json(self) -> dict[str, Any]:
+        return {"treatment": self.treatment, "rate": self.rate, "country": self.country,
+                "tax_class": self.tax_class, "note": self.note, "buyer_vat_id": self.buyer_vat_id,
+                "rule": dict(self.rule) if self.rule else None,
+                "rate_source": dict(self.rate_source) if self.rate_source else None}
+
+
+def buyer_location(country: str | None, rules: TaxRules) -> str | None:
+    """domestic / eu / third_country relative to the supplier; None when unknown."""
+    code = alpha2(country)
+    if code is None:
+        return None
+    if code == alpha2(rules.supplier_country):
+        return BUYER_DOMESTIC
+    return BUYER_EU if code in rules.eu_countries else BUYER_THIRD
+
+
+def treatment_facts(stream: str, facts: Mapping[str, Any], rules: TaxRules) -> dict[str, Any]:
+    """The few facts treatment rules may test: reseller, buyer (location), customer_type."""
+    msp = facts.get("msp") or {}
+    customer = facts.get("customer") or {}
+    if stream == "msp":
+        return {"reseller": msp.get("reseller"), "buyer": buyer_location(msp.get("country"), rules),
+                "customer_type": "B2B", "buyer_country": alpha2(msp.get("country")),
+                "buyer_vat_id": msp.get("vat_id")}
+    return {"reseller": False, "buyer": buyer_location(customer.get("country"), rules),
+            "customer_type": customer.get("type") or "B2C", "buyer_country": alpha2(customer.get("country")),
+            "buyer_vat_id": customer.get("vat_id")}
+
+
+def decide_treatment(rules: TaxRules, stream: str, facts: Mapping[str, Any], *,
+                     location_country: str | None, on: date) -> tuple[TaxTreatment | None, list[Problem]]:
+    """Treatment for one supply of ``stream`` at a charge point in ``location_country`` on ``on``.
+
+    Returns (None, [error]) when no rule matches or no rate is known: an unpriced session must go
+    to the exception queue, never out with a guessed rate.
+    """
+    tf = treatment_facts(stream, facts, rules)
+    rule = next((r for r in rules.treatments if r.matches(stream, tf)), None)
+    if rule is None:
+        hint = " (facts.msp.reseller is missing: it is master data, set it)" \
+            if stream == "msp" and tf["reseller"] is None else ""
+        return None, [Problem("TAX_NO_TREATMENT", f"no tax treatment rule matches stream {stream!r} "
+                              f"with reseller={tf['reseller']}, buyer={tf['buyer']}{hint}", path="facts")]
+    problems: list[Problem] = []
+    note = rules.notes.get(rule.note) if rule.note else None
+    tax_class = rule.tax_class or DEFAULT_TAX_CLASS[rule.treatment]
+    if rule.treatment == DOMESTIC:
+        country = alpha2(location_country)
+        rate = rules.rates.lookup(country, on, rule.rate_category)
+        if rate is None:
+            return None, [Problem("TAX_NO_RATE", f"no {rule.rate_category} VAT rate for country "
+                                  f"{location_country!r} on {on.isoformat()}", path="cdr_location.country")]
+        return TaxTreatment(DOMESTIC, rate.rate, country, tax_class, note, None, rule.ref(),
+                            rate.source()), problems
+    vat_id = tf["buyer_vat_id"]
+    if rule.treatment in (REVERSE_CHARGE, EU_RESELLER):
+        expected = rules.supplier_country if rule.treatment == REVERSE_CHARGE else tf["buyer_country"]
+        check = check_vat_id(vat_id, expected_country=expected)
+        if not check.valid:
+            problems.append(Problem(check.code or "VAT_ID_INVALID",
+                                    f"{rule.treatment.replace('_', ' ')} needs the buyer's valid VAT id: "
+                                    f"{check.message}", path="facts.msp.vat_id", severity="warning"))
+        vat_id = check.compact or vat_id
+    country = alpha2(rules.supplier_country) if rule.treatment == REVERSE_CHARGE else tf["buyer_country"]
+    return TaxTreatment(rule.treatment, ZERO_RATE, country, tax_class, note, vat_id, rule.ref(), None), problems
+
+
+def rate_for(rules: TaxRules, country: str | None, on: date, category: str = STANDARD) -> VatRate | None:
+    """Convenience for callers that only need a rate (e.g. lint checks)."""
+    return rules.rates.lookup(country, on, category)

@@ -1,0 +1,95 @@
+from dataclasses import dataclass
+from decimal import Decimal
+
+from hypothesis import given, settings, strategies as st
+
+from engine.money import line_net, net_from_gross, round_amount, vat_amount
+from engine.tax.totals import allocate_nets, document_totals, settle_nets
+
+D = Decimal
+
+
+@dataclass(frozen=True)
+class L:
+    net: Decimal
+    tax_rate: Decimal
+    tax_class: str = "S"
+    tax_treatment: str = "domestic"
+    gross: Decimal | None = None
+
+    def neg(self):
+        return L(-self.net, self.tax_rate, self.tax_class, self.tax_treatment,
+                 None if self.gross is None else -self.gross)
+
+
+rates = st.sampled_from([D(r) for r in ("0", "7", "10", "16", "19", "20", "21", "25.5")])
+nets = st.decimals(min_value=D("0"), max_value=D("5000"), places=2, allow_nan=False, allow_infinity=False)
+signed = st.decimals(min_value=D("-5000"), max_value=D("5000"), places=2, allow_nan=False, allow_infinity=False)
+lines = st.lists(st.builds(L, nets, rates), min_size=1, max_size=12)
+
+
+def test_vat_on_the_sum_not_per_line():
+    # 3 x 0.03 at 19 %: per line 0.0057 -> 0.01, three times 0.03; on the sum 0.09 x 19 % = 0.0171 -> 0.02.
+    doc = document_totals([L(D("0.03"), D(19))] * 3)
+    assert doc.vat_total == D("0.02") and doc.line_total == D("0.09") and doc.incl_vat == D("0.11")
+
+
+def test_groups_per_class_and_rate_with_notes():
+    doc = document_totals([L(D("10"), D(19)), L(D("5"), D(0), "AE", "reverse_charge"), L(D("1.5"), D(19))],
+                          notes={"reverse_charge": "Steuerschuldnerschaft des Leistungsempfängers"})
+    groups = {(g.tax_class, g.rate): g for g in doc.groups}
+    assert groups[("S", D(19))].taxable == D("11.50") and groups[("S", D(19))].vat == D("2.19")
+    assert groups[("AE", D(0))].vat == D("0.00") and groups[("AE", D(0))].note.startswith("Steuerschuld")
+    assert doc.to_json() == {"excl_vat": "16.50", "vat": "2.19", "incl_vat": "18.69"}
+
+
+def test_gross_document_back_calculates_per_rate():
+    grosses = [D("9.99"), D("4.51"), D("0.01")]
+    lines = [L(D(0), D(19), gross=g) for g in grosses]
+    settled = [L(n, D(19), gross=g) for n, g in zip(settle_nets(lines, True), grosses)]
+    doc = document_totals(settled, prices_include_vat=True)
+    net, vat = net_from_gross(sum(grosses), D(19))
+    assert doc.line_total == net and doc.vat_total == vat and doc.incl_vat == sum(grosses)
+
+
+@given(lines)
+def test_incl_is_never_below_excl_for_non_negative_prices(ls):
+    doc = document_totals(ls)
+    assert doc.incl_vat >= doc.excl_vat >= 0
+
+
+@given(lines)
+def test_vat_per_rate_is_rate_times_summed_nets_rounded_once(ls):
+    doc = document_totals(ls)
+    for g in doc.groups:
+        summed = sum((line.net for line in ls if line.tax_rate == g.rate), D(0))
+        assert g.taxable == summed
+        assert g.vat == round_amount(summed * g.rate / 100) == vat_amount(summed, g.rate)
+    assert doc.vat_total == sum((g.vat for g in doc.groups), D(0))
+
+
+@given(st.lists(st.builds(L, signed, rates), min_size=1, max_size=12))
+def test_negated_lines_give_exactly_negated_totals(ls):
+    doc, neg = document_totals(ls), document_totals([line.neg() for line in ls])
+    assert (neg.line_total, neg.vat_total, neg.incl_vat) == (-doc.line_total, -doc.vat_total, -doc.incl_vat)
+    assert [(g.rate, g.taxable, g.vat) for g in neg.groups] == [(g.rate, -g.taxable, -g.vat) for g in doc.groups]
+
+
+@settings(max_examples=200)
+@given(st.lists(signed, min_size=1, max_size=10), rates)
+def test_allocated_nets_sum_to_the_back_calculated_net_and_negate_exactly(grosses, rate):
+    alloc = allocate_nets(grosses, rate)
+    assert sum(alloc, D(0)) == net_from_gross(sum(grosses, D(0)), rate)[0]
+    assert allocate_nets([-g for g in grosses], rate) == [-n for n in alloc]
+    for g, n in zip(grosses, alloc):  # each line within a cent or so of its own back-calculation
+        assert abs(n - round_amount(g / (1 + rate / 100))) <= D("0.01") * len(grosses)
+
+
+@given(st.lists(st.builds(L, nets, rates), min_size=1, max_size=8))
+def test_gross_documents_negate_exactly(ls):
+    gross_lines = [L(D(0), line.tax_rate, gross=line_net(line.net, D(1))) for line in ls]
+    settled = [L(n, g.tax_rate, gross=g.gross) for n, g in zip(settle_nets(gross_lines, True), gross_lines)]
+    negated = [line.neg() for line in settled]
+    a, b = document_totals(settled, prices_include_vat=True), document_totals(negated, prices_include_vat=True)
+    assert (b.line_total, b.vat_total) == (-a.line_total, -a.vat_total)
+    assert a.incl_vat == sum((g.gross for g in gross_lines), D(0))

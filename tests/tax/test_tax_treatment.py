@@ -1,0 +1,88 @@
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from engine.tax.treatment import decide_treatment
+from tax_helpers import repo_rules, rules_from
+
+RULES = repo_rules()
+DAY = date(2026, 10, 12)
+
+
+def msp(country="DE", reseller=True, vat_id="DE273648192"):
+    return {"msp": {"party": "DE*LDX", "country": country, "reseller": reseller, "vat_id": vat_id}}
+
+
+@pytest.mark.parametrize("stream", ["adhoc", "subscription"])
+@pytest.mark.parametrize("where,rate,country", [("DEU", "19", "DE"), ("AUT", "20", "AT"), ("NL", "21", "NL"),
+                                                ("FIN", "25.5", "FI")])
+def test_b2c_is_taxed_where_the_charge_point_is(stream, where, rate, country):
+    t, problems = decide_treatment(RULES, stream, {"customer": {"country": "DE", "type": "B2C"}},
+                                   location_country=where, on=DAY)
+    assert problems == []
+    assert (t.treatment, t.rate, t.country, t.tax_class, t.note) == ("domestic", Decimal(rate), country, "S", None)
+    assert t.rate_source["file"] == "rules/tax_rules.yaml"
+
+
+def test_domestic_reseller_msp_is_reverse_charge_with_the_13b_note():
+    t, problems = decide_treatment(RULES, "msp", msp(), location_country="AUT", on=DAY)
+    assert problems == []
+    assert (t.treatment, t.rate, t.country, t.tax_class) == ("reverse_charge", Decimal(0), "DE", "AE")
+    assert "Steuerschuldnerschaft des Leistungsempfängers" in t.note
+    assert t.buyer_vat_id == "DE273648192"
+    assert t.rule["id"] == "msp-reseller-domestic" and t.rule["line"] > 1
+
+
+def test_eu_reseller_is_not_taxable_here_and_carries_its_vat_id():
+    t, problems = decide_treatment(RULES, "msp", msp("NL", vat_id="NL 853412078 B01"), location_country="DEU", on=DAY)
+    assert problems == []
+    assert (t.treatment, t.rate, t.country, t.tax_class) == ("eu_reseller", Decimal(0), "NL", "AE")
+    assert t.buyer_vat_id == "NL853412078B01"
+    assert "Steuerschuldnerschaft des Leistungsempfängers" in t.note
+
+
+def test_third_country_reseller_is_export():
+    t, _ = decide_treatment(RULES, "msp", msp("CH", vat_id=None), location_country="DEU", on=DAY)
+    assert (t.treatment, t.rate, t.country, t.tax_class) == ("export", Decimal(0), "CH", "O")
+
+
+def test_non_reseller_msp_is_taxed_at_the_charge_point():
+    t, _ = decide_treatment(RULES, "msp", msp(reseller=False), location_country="FRA", on=DAY)
+    assert (t.treatment, t.rate, t.country) == ("domestic", Decimal(20), "FR")
+
+
+def test_missing_reseller_flag_is_an_error_not_a_guess():
+    t, problems = decide_treatment(RULES, "msp", msp(reseller=None), location_country="DEU", on=DAY)
+    assert t is None and problems[0].code == "TAX_NO_TREATMENT" and "master data" in problems[0].message
+
+
+@pytest.mark.parametrize("vat_id,code", [(None, "VAT_ID_MISSING"), ("DE123456789", "VAT_ID_CHECKSUM"),
+                                         ("ATU68153428", "VAT_ID_COUNTRY_MISMATCH")])
+def test_reverse_charge_with_a_bad_vat_id_warns(vat_id, code):
+    t, problems = decide_treatment(RULES, "msp", msp(vat_id=vat_id), location_country="DEU", on=DAY)
+    assert t.treatment == "reverse_charge"
+    assert [(p.code, p.severity) for p in problems] == [(code, "warning")]
+
+
+def test_no_rate_for_the_country_is_an_error():
+    t, problems = decide_treatment(RULES, "adhoc", {}, location_country="CHE", on=DAY)
+    assert t is None and problems[0].code == "TAX_NO_RATE"
+
+
+def test_rules_are_first_match_and_notes_configurable(tmp_path):
+    rules, problems = rules_from(tmp_path, """\
+kind: tax_rules
+supplier_country: AT
+rates: [{country: AT, rate: 20, valid_from: "2020-01-01"}]
+notes: {rc: "Übergang der Steuerschuld"}
+treatments:
+  - {id: b2b-customers, stream: "*", when: {customer_type: B2B}, treatment: reverse_charge, note: rc}
+  - {id: everyone, stream: "*", treatment: domestic}
+""")
+    assert problems == []
+    t, _ = decide_treatment(rules, "subscription", {"customer": {"type": "B2B", "country": "AT"}},
+                            location_country="AT", on=DAY)
+    assert (t.treatment, t.note) == ("reverse_charge", "Übergang der Steuerschuld")
+    t, _ = decide_treatment(rules, "adhoc", {}, location_country="AT", on=DAY)
+    assert t.treatment == "domestic" and t.rate == 20
