@@ -109,7 +109,7 @@ def test_classifier_starts_no_thread_and_answers_synchronously(durable):
     classifier = DurableClassifier(rules, fallback)
     results = [classifier.classify({"kind": k}, {}).rule_ref()["id"] for k in ("A", "B") * 50]
     time.sleep(0.3)  # durable's dispatch timer would have fired by now
-    assert set(threading.enumerate()) == before
+    assert not set(threading.enumerate()) - before   # no thread was started
     assert results == ["r", "fallback"] * 50
     host = durable_mod._get_host()
     assert not hasattr(host, "_d_timer") and not hasattr(host, "_t_timer")  # durable's loops never started

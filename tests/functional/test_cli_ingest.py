@@ -16,12 +16,6 @@ from pathlib import Path
 
 import pytest
 
-_TESTS = str(Path(__file__).resolve().parents[1])
-if _TESTS not in sys.path:
-    sys.path.insert(0, _TESTS)
-
-from dbfixtures import empty_db_url, pg_server_url  # noqa: E402,F401  (fixtures)
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
