@@ -8,7 +8,6 @@ fifty rules around it (the schema error is reported by the document check).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -16,8 +15,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from jsonschema import Draft202012Validator
 
-from engine.classify.rules import (All, Any_, Cmp, Condition, Fallback, Not, Rule, parse_condition,
-                                   parse_fallback, parse_rules)
+from engine.classify.rules import Fallback, Rule, parse_fallback, parse_rules
 from engine.config.bundle import Document, build_bundle, config_files, display_name, read_document
 from engine.config.schema_check import validator_for
 from engine.config.yamlload import Loc, LocDict, LocList
@@ -226,23 +224,6 @@ def key_loc(node: Any, key: str) -> Loc | None:
     return None
 
 
-# -- rules, parsed exactly as the bundle does, but a bad regex does not lose the rule -----------
-
-def _lenient_condition(node: Any) -> Condition:
-    loc = node.loc if isinstance(node, LocDict) else None
-    if "all" in node:
-        return All(tuple(_lenient_condition(c) for c in node["all"]), loc)
-    if "any" in node:
-        return Any_(tuple(_lenient_condition(c) for c in node["any"]), loc)
-    if "not" in node:
-        return Not(_lenient_condition(node["not"]), loc)
-    try:
-        return parse_condition(node)
-    except re.error:
-        (op,) = [k for k in node if k != "path"]
-        return Cmp(str(node["path"]), op, node[op], loc)
-
-
 def parse_rule(raw: LocDict, file: str, item_loc: Loc, order: int) -> Rule:
     """One schema-valid rule item, through the same parser the bundle uses."""
     single = LocDict(raw.loc)
@@ -250,12 +231,5 @@ def parse_rule(raw: LocDict, file: str, item_loc: Loc, order: int) -> Rule:
     items.append(raw)
     items.item_locs.append(item_loc)
     single["rules"] = items
-    try:
-        (rule,) = parse_rules(single, file, order)
-        return rule
-    except re.error:  # the regex check reports it; keep the rule for every other check
-        exception = raw.get("exception")
-        return Rule(id=raw["id"], priority=int(raw["priority"]), when=_lenient_condition(raw["when"]),
-                    stream=raw.get("stream"), exception=dict(exception) if exception else None,
-                    description=str(raw.get("description", "")), file=file, line=item_loc.line,
-                    order=order)
+    (rule,) = parse_rules(single, file, order)  # regexes are compiled (and reported) by their check
+    return rule
