@@ -79,7 +79,7 @@ def make_classifier(bundle: Bundle, backend: str):
 
     try:
         return make(bundle, backend)
-    except (ValueError, ImportError) as exc:  # UnknownBackend, DurableUnavailable
+    except (ValueError, ImportError, RuntimeError) as exc:  # UnknownBackend, DurableUnavailable, DurableBackendError
         print(f"cdrflow: {exc}", file=sys.stderr)
         return None
 
