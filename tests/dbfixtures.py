@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.store import migrate
 from engine.store.db import database_url, make_engine, make_session_factory
-from engine.store.models import Base
+from engine.store.schema import metadata as _metadata
 
 __all__ = ["db_url", "empty_db_url", "engine", "session_factory", "session", "pg_server_url",
            "pg_database", "sqlite_template", "BACKENDS"]
@@ -106,7 +106,7 @@ def _truncate(url: str) -> None:
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
-            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            names = ", ".join(f'"{t.name}"' for t in _metadata.sorted_tables)
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     finally:
         engine.dispose()

@@ -99,7 +99,7 @@ class BillingDocument:
 
     @property
     def vat(self) -> Decimal:
-        return self.price.totals.vat
+        return self.price.totals.vat_total
 
     @property
     def gross(self) -> Decimal:

@@ -63,24 +63,28 @@ class _Exact(TypeDecorator[Decimal]):
 class Money(_Exact):
     """An amount: NUMERIC(18, 2)."""
 
+    cache_ok = True  # SQLAlchemy reads it from each class's own namespace
     precision, scale = 18, 2
 
 
 class UnitPrice(_Exact):
     """A unit price: NUMERIC(18, 4) (EN 16931 allows up to 4 decimals)."""
 
+    cache_ok = True  # SQLAlchemy reads it from each class's own namespace
     precision, scale = 18, 4
 
 
 class Quantity(_Exact):
     """A quantity (kWh, minutes, sessions): NUMERIC(18, 6)."""
 
+    cache_ok = True  # SQLAlchemy reads it from each class's own namespace
     precision, scale = 18, 6
 
 
 class Rate(_Exact):
     """A tax rate in percent (19, 25.5): NUMERIC(7, 4)."""
 
+    cache_ok = True  # SQLAlchemy reads it from each class's own namespace
     precision, scale = 7, 4
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.store import migrate
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -57,7 +59,7 @@ def test_ingest_twice_then_a_conflict_then_a_rejected_file(workspace, empty_db_u
 
     up = cdrflow("db", "upgrade", "--database-url", url)
     assert up.returncode == 0, up.stderr
-    assert "upgraded empty -> 0001 (head)" in up.stdout
+    assert f"upgraded empty -> {migrate.head()} (head)" in up.stdout
 
     first = summary(ingest(workspace, url, str(workspace / "cdrs")))
     assert first["received"] > 0 and first["new"] == first["received"]
@@ -108,10 +110,10 @@ def test_ingest_twice_then_a_conflict_then_a_rejected_file(workspace, empty_db_u
 
 def test_db_current_and_database_url_from_the_environment(empty_db_url):
     before = cdrflow("db", "current", env={"DATABASE_URL": empty_db_url})
-    assert before.returncode == 1 and "empty (head is 0001" in before.stdout
+    assert before.returncode == 1 and f"empty (head is {migrate.head()}" in before.stdout
     assert cdrflow("db", "upgrade", env={"DATABASE_URL": empty_db_url}).returncode == 0
     after = cdrflow("db", "current", "--database-url", empty_db_url)
-    assert after.returncode == 0 and after.stdout.strip().endswith("0001 (head)")
+    assert after.returncode == 0 and after.stdout.strip().endswith(f"{migrate.head()} (head)")
 
 
 def test_token_create_list_revoke(empty_db_url):
