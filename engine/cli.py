@@ -11,7 +11,8 @@ import importlib
 import sys
 
 # Each module defines ``register(subparsers)``, which adds its sub-parser and sets ``func``.
-COMMANDS = ("lint", "test", "dry_run", "plan", "price", "demo", "db", "ingest", "token")
+COMMANDS = ("lint", "test", "dry_run", "plan", "price", "demo", "db", "ingest", "token", "serve", "load", "work",
+            "archive", "close_period")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -53,7 +53,11 @@ def run(args: argparse.Namespace) -> int:
     session_factory = open_session_factory(args.database_url)
     if session_factory is None:
         return EXIT_USAGE
-    pipeline = Pipeline(bundle, source, classifier=classifier)
+    from engine.store.priced import StorePricing
+    from engine.store.reference import preferred_source
+
+    pipeline = Pipeline(bundle, preferred_source(session_factory, source), classifier=classifier,
+                        priced=StorePricing(session_factory))
     try:
         summary = ingest(progress(intake.read_paths(args.inputs), desc="ingest"), pipeline, session_factory,
                          batch_size=args.batch_size)

@@ -245,6 +245,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     bundle, source, classifier = load_config(settings)
     waiting_policy = _waiting_policy()
     engine, session_factory, head = open_database(settings)
+    from engine.store.reference import preferred_source
+
+    source = preferred_source(session_factory, source)
 
     app = Flask("cdrflow", static_folder=None)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_content_length)

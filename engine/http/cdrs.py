@@ -34,7 +34,7 @@ from engine.decision import Decision
 from engine.http.ocpi import (
     CLIENT_ERROR, INVALID_PARAMETERS, SUCCESS, error_response, json_response, ocpi_response,
 )
-from engine.http.priced import StorePricing
+from engine.store.priced import StorePricing
 from engine.http.runtime import current_client, runtime
 from engine.service.ingest import IngestSummary, normalised_cdr, raw_text
 from engine.service.waiting import park
@@ -125,13 +125,10 @@ def decide(items: list[intake.RawItem]) -> list[Pending]:
     """Decide every item with the pure Pipeline; credit CDRs find their original in the store
     or earlier in the same request."""
     rt = runtime()
-    decided_here: dict[tuple[str, str, str], dict[str, Any]] = {}
-    pipeline = rt.pipeline(StorePricing(rt.session_factory, decided_here))
+    pipeline = rt.pipeline(StorePricing(rt.session_factory))  # the Pipeline adds what it prices here
     pending = []
     for item in items:
         decision = pipeline.decide_item(item)
-        if decision.stream and decision.pricing is not None and decision.key:
-            decided_here.setdefault(tuple(decision.key), decision.pricing)  # type: ignore[arg-type]
         pending.append(Pending(item, raw_text(item), decision, normalised_cdr(pipeline, item, decision)))
     return pending
 

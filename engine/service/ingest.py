@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from engine.decision import Decision
 from engine.store.canonical import canonical_json
+from engine.service.waiting import park
 from engine.store.cdrs import OUTCOMES, IngestOutcome, record_decision
 
 log = logging.getLogger(__name__)
@@ -164,7 +165,8 @@ class _Recorder:
 
     def _record(self, batch: list[_Pending]) -> list[IngestOutcome]:
         with self.session_factory() as session:
-            outcomes = [record_decision(session, p.raw, p.decision, normalised=p.normalised) for p in batch]
+            outcomes = [park(session, record_decision(session, p.raw, p.decision, normalised=p.normalised))
+                        for p in batch]
             session.commit()
             return outcomes
 
@@ -174,8 +176,8 @@ class _Recorder:
             for pending in batch:
                 try:
                     with session.begin_nested():
-                        outcomes.append(record_decision(session, pending.raw, pending.decision,
-                                                        normalised=pending.normalised))
+                        outcomes.append(park(session, record_decision(session, pending.raw, pending.decision,
+                                                                      normalised=pending.normalised)))
                 except DBAPIError as exc:
                     with session.begin_nested():
                         outcomes.append(_store_failed(session, pending, exc))

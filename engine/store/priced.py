@@ -9,14 +9,14 @@ In the service that is the *current* stored Decision of that CDR - if it was pri
 original and its credit prices the credit correctly; the store wins for a key it already holds
 (the pending one will be recorded as a duplicate or conflict of it).
 
-Read-only: the Pipeline fills only a MutableMapping, and the store is written by
-``record_decision`` alone. Each lookup is one short read in a session of its own (only credit
+Writing a key (the Pipeline does, for every CDR it prices) only adds to ``pending``: the store
+itself is written by ``record_decision`` alone. Each lookup is one short read in a session of its own (only credit
 CDRs look anything up), so deciding never holds the write transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import MutableMapping
 from typing import Any, Callable, Iterator
 
 from sqlalchemy import func, select
@@ -28,10 +28,10 @@ from engine.store.models import Cdr, DecisionRecord
 Key = tuple[str, str, str]
 
 
-class StorePricing(Mapping):
+class StorePricing(MutableMapping):
     """Read-only ``{cdr key: current decision pricing}`` over the store (plus ``pending``)."""
 
-    def __init__(self, session_factory: Callable[[], Session], pending: Mapping[Key, dict[str, Any]] | None = None):
+    def __init__(self, session_factory: Callable[[], Session], pending: dict[Key, dict[str, Any]] | None = None):
         self.session_factory = session_factory
         self.pending = pending if pending is not None else {}
 
@@ -78,6 +78,12 @@ class StorePricing(Mapping):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+    def __setitem__(self, key: Key, pricing: dict[str, Any]) -> None:
+        self.pending[key] = pricing
+
+    def __delitem__(self, key: Key) -> None:
+        del self.pending[key]
 
     def __contains__(self, key: object) -> bool:
         try:
