@@ -58,15 +58,22 @@ def run(args: argparse.Namespace) -> int:
 
     pipeline = Pipeline(bundle, preferred_source(session_factory, source), classifier=classifier,
                         priced=StorePricing(session_factory))
+    from engine.streams.adhoc import issue_adhoc_documents
+
     try:
         summary = ingest(progress(intake.read_paths(args.inputs), desc="ingest"), pipeline, session_factory,
                          batch_size=args.batch_size)
+        # Ad-hoc sessions are invoiced at once; the outbox hands the documents to the provider
+        # (`cdrflow work`). Idempotent: a document already issued for a CDR is not issued again.
+        adhoc = issue_adhoc_documents(session_factory, bundle)
     finally:
         session_factory.kw["bind"].dispose()
     if args.format == "json":
-        print(json.dumps(dict(summary.to_json(), config_version=bundle.version)))
+        print(json.dumps(dict(summary.to_json(), config_version=bundle.version,
+                              adhoc_documents_issued=len(adhoc.issued))))
     else:
         print(render(summary, bundle.version))
+        print(f"\nAd-hoc documents issued: {len(adhoc.issued)}")
     return EXIT_OK
 
 
