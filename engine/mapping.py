@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from engine.classify.evaluate import is_number
 from engine.config.yamlload import LocDict
-from engine.paths import MISSING, compile_path, resolve
+from engine.paths import MISSING, compile_path, getter
 
 Expr = Callable[[dict[str, Any], ZoneInfo], Any]
 
@@ -44,8 +44,8 @@ def _as_text(value: Any) -> str:
 def compile_expr(node: dict[str, Any]) -> Expr:
     """One schema-valid expression node -> a function of (context, local zone)."""
     if "path" in node:
-        steps = compile_path(node["path"])
-        base: Expr = lambda ctx, tz: resolve(ctx, steps)
+        get = getter(compile_path(node["path"]))  # == resolve(ctx, steps)
+        base: Expr = lambda ctx, tz: get(ctx)
     elif "const" in node:
         constant = node["const"]
         base = lambda ctx, tz: constant
@@ -58,6 +58,12 @@ def compile_expr(node: dict[str, Any]) -> Expr:
     quantum = Decimal(1).scaleb(-int(places)) if places is not None else None
     period = node.get("period")
     fmt = node.get("format")
+
+    if fallback is None and quantum is None and not period and not fmt:
+        # nearly every field: a bare path or constant, for which ``evaluate`` below reduces to this
+        if "path" in node:
+            return lambda ctx, tz: None if (v := get(ctx)) is MISSING else v
+        return lambda ctx, tz: None if (v := base(ctx, tz)) is MISSING else v
 
     def evaluate(ctx: dict[str, Any], tz: ZoneInfo) -> Any:
         value = base(ctx, tz)

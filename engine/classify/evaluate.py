@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, Callable, Sequence
 
 from engine.classify.rules import All, Any_, Cmp, Condition, Fallback, Not, Rule
-from engine.paths import MISSING, getter, resolve  # noqa: F401 (resolve: part of this module's API)
+from engine.paths import MISSING, getter
 
 Predicate = Callable[[dict[str, Any]], bool]
 

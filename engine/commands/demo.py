@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
                             if "xml" in exported.get(r.number, ())), None)
         print("  open e.g. " + ", ".join(filter(None, examples + [msp_example])))
     else:
-        print(f"  files: none exported (no renderer installed: engine.documents.render)")
+        print("  files: none exported (no renderer installed: engine.documents.render)")
 
     in_stream = sum(cdrs.values())
     waiting = in_stream - sum(billed.values())

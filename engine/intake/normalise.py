@@ -108,10 +108,21 @@ class _Prenormaliser:
         trail = self.trail
         for key, item in data.items():
             kind = type(item)
-            # hot path (every field of every CDR): plain values are copied without a call
+            # hot path (every field of every CDR): plain values are copied without a call, and
+            # so are the two commonest special strings (inlined from ``string``): a DateTime that
+            # ``datetimes.fix_wire`` leaves as it is, and a CiString code that is upper-cased
             if kind is str:
                 special = kinds.get(key)
-                out[key] = item if special is None else self.string(special, key, item)
+                if special is None:
+                    out[key] = item
+                elif special == _DATETIME and (item[-1:] == "Z" or len(item) > datetimes.MAX_LENGTH):
+                    out[key] = item
+                elif special == _CODE:
+                    out[key] = item.upper()
+                else:
+                    out[key] = self.string(special, key, item)
+            elif kind is Decimal and key not in _INT_KEYS and item.is_finite():
+                out[key] = item
             elif kind is dict:
                 trail.append(key)
                 out[key] = self.obj(item, depth + 1)
@@ -121,8 +132,6 @@ class _Prenormaliser:
                 out[key] = self.arr(item, depth + 1)
                 trail.pop()
             elif kind is int or kind is bool or item is None:
-                out[key] = item
-            elif kind is Decimal and key not in _INT_KEYS and item.is_finite():
                 out[key] = item
             else:
                 out[key] = self.value(item, key, depth)
@@ -244,8 +253,8 @@ def to_typed_tariff(tariff: dict[str, Any]) -> dict[str, Any]:
     for element in tariff.get("elements") or ():
         for pc in element.get("price_components") or ():
             for key in ("price", "vat", "step_size"):
-                if key in pc:
-                    pc[key] = _dec(pc[key])
+                if type(pc.get(key)) is int:  # (only ints change: the rest are Decimal already)
+                    pc[key] = Decimal(pc[key])
         restrictions = element.get("restrictions")
         if restrictions:
             for key in _RESTRICTION_NUMBERS:
@@ -278,8 +287,8 @@ def to_typed_cdr(cdr: dict[str, Any]) -> dict[str, Any]:
         if type(value) is str:
             period["start_date_time"] = datetimes.parse(value)
         for dim in period.get("dimensions") or ():
-            if "volume" in dim:
-                dim["volume"] = _dec(dim["volume"])
+            if type(dim.get("volume")) is int:  # (only ints change: the rest are Decimal already)
+                dim["volume"] = Decimal(dim["volume"])
     for tariff in cdr.get("tariffs") or ():
         to_typed_tariff(tariff)
     signed = cdr.get("signed_data")
