@@ -10,6 +10,7 @@ from engine.commands._common import (
     EXIT_OK, EXIT_USAGE, add_backend_option, add_config_option, add_reference_option, load_config,
     load_source, make_classifier, progress,
 )
+from engine.commands._originals import SpilledPricing
 from engine.decision import Decision
 from engine.jsonable import dumps
 
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     classifier = make_classifier(bundle, args.rules_backend)
     if classifier is None:
         return EXIT_USAGE
-    pipeline = Pipeline(bundle, source, classifier=classifier, priced={})
+    pipeline = Pipeline(bundle, source, classifier=classifier, priced=SpilledPricing())
     outcomes: Counter[str] = Counter()
     out = sys.stdout
     for item in progress(intake.read_paths(args.inputs), desc="dry-run"):

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from engine.commands._common import add_backend_option, add_reference_option, load_config, load_source, progress
+from engine.commands._originals import SpilledPricing
 from engine.config.bundle import CONFIG_DIRS
 
 EXIT_SAME, EXIT_FAILED, EXIT_CHANGES = 0, 1, 2
@@ -84,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
     old_classifier, new_classifier = make_classifier(old, args.rules_backend), make_classifier(new, args.rules_backend)
     if old_classifier is None or new_classifier is None:
         return EXIT_FAILED
-    before = Pipeline(old, source, classifier=old_classifier, priced={})
-    after = Pipeline(new, source, classifier=new_classifier, priced={})
+    before = Pipeline(old, source, classifier=old_classifier, priced=SpilledPricing())
+    after = Pipeline(new, source, classifier=new_classifier, priced=SpilledPricing())
     pairs = ((before.decide_item(item), after.decide_item(item))
              for item in progress(intake.read_paths(corpus), desc="plan"))
     plan = compare(pairs)

@@ -10,7 +10,9 @@ prefixes); the table is keyed by alpha-2. Greece's VAT prefix ``EL`` is accepted
 
 from __future__ import annotations
 
+
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date
 from decimal import Decimal
 
@@ -22,6 +24,7 @@ STANDARD = "standard"
 _VAT_PREFIX_ALIASES = {"EL": "GR", "XI": "GB"}  # VAT-id prefixes that are not ISO codes
 
 
+@lru_cache(maxsize=1024)
 def alpha2(country: str | None) -> str | None:
     """ISO alpha-2 for an alpha-2 / alpha-3 code (or a VAT prefix like EL); None when unknown."""
     if not country or not isinstance(country, str):

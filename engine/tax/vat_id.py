@@ -9,7 +9,9 @@ evidence, so it is the shell's job; this module never does I/O.
 
 from __future__ import annotations
 
+
 from dataclasses import dataclass
+from functools import lru_cache
 
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import (
@@ -40,6 +42,7 @@ class VatIdCheck:
                 "country": self.country, "code": self.code, "message": self.message}
 
 
+@lru_cache(maxsize=4096)  # pure and hot: the same MSP's VAT id is checked for each of its sessions
 def check_vat_id(value: str | None, *, expected_country: str | None = None) -> VatIdCheck:
     """Validate an EU VAT id offline; with ``expected_country`` also require that prefix."""
     if value is None or not str(value).strip():
