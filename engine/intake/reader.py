@@ -48,6 +48,9 @@ class RawItem:
     source: str
     data: Any
     problems: list[Problem] = field(default_factory=list)
+    # The item's text exactly as received, where the reader has it whole (a JSON Lines line, a
+    # one-line document): the store keeps it as the raw CDR. None: the store keeps canonical JSON.
+    raw: str | None = None
 
 
 class _NonFinite:
@@ -279,7 +282,8 @@ class _Reader:
             value = self.decode(text)
         except json.JSONDecodeError as exc:
             yield RawItem(source, None, [Problem(code=INVALID, file=self.name, line=line_no, col=exc.colno,
-                                                 message=f"line {line_no}, column {exc.colno}: {exc.msg}")])
+                                                 message=f"line {line_no}, column {exc.colno}: {exc.msg}")],
+                          raw=text)
             return
         except RecursionError:
             yield RawItem(source, None, [Problem(code="json.too_deep", file=self.name, line=line_no, col=1,
@@ -290,7 +294,9 @@ class _Reader:
                                                  message=f"line {line_no}: {str(exc)[:120]}")])
             return
         if self.non_finite != seen or not _is_envelope(value):
-            yield self.item(source, value, seen)
+            item = self.item(source, value, seen)
+            item.raw = text
+            yield item
             return
         data = value.get("data")
         if isinstance(data, list):
