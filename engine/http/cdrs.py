@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import logging
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -39,7 +40,9 @@ from engine.http.runtime import current_client, runtime
 from engine.service.ingest import IngestSummary, normalised_cdr, raw_text
 from engine.service.waiting import park
 from engine.store.canonical import parse
-from engine.store.cdrs import CONFLICT, DUPLICATE, NEW, REJECTED, IngestOutcome, current_decision, get_cdr, record_decision
+from engine.store.cdrs import (
+    CONFLICT, DUPLICATE, NEW, REJECTED, IngestOutcome, current_decision, get_cdr, record_decision, state_of,
+)
 from engine.store.exceptions import DUPLICATE_ID_CONFLICT
 from engine.store.models import Cdr
 
@@ -127,9 +130,12 @@ def decide(items: list[intake.RawItem]) -> list[Pending]:
     rt = runtime()
     pipeline = rt.pipeline(StorePricing(rt.session_factory))  # the Pipeline adds what it prices here
     pending = []
-    for item in items:
-        decision = pipeline.decide_item(item)
-        pending.append(Pending(item, raw_text(item), decision, normalised_cdr(pipeline, item, decision)))
+    # the reference lookups of the whole request share one session (DbSource on PostgreSQL)
+    sharing = getattr(rt.source, "sharing", None)
+    with sharing() if sharing is not None else nullcontext():
+        for item in items:
+            decision = pipeline.decide_item(item)
+            pending.append(Pending(item, raw_text(item), decision, normalised_cdr(pipeline, item, decision)))
     return pending
 
 
@@ -149,8 +155,14 @@ class Recorded:
 
 
 def _with_states(session: Session, recorded: list[Recorded]) -> list[Recorded]:
-    pks = {r.outcome.cdr_pk for r in recorded if r.outcome.cdr_pk is not None}
-    states = dict(session.execute(select(Cdr.id, Cdr.state).where(Cdr.id.in_(pks))).all()) if pks else {}
+    # A CDR this transaction just stored with a stream is "classified" (park leaves those alone):
+    # no need to read it back. Anything else (parked, exception, resent) is read.
+    states = {r.outcome.cdr_pk: state_of(r.outcome.decision) for r in recorded
+              if r.outcome.outcome == NEW and r.outcome.decision is not None and r.outcome.decision.stream
+              and r.outcome.cdr_pk is not None}
+    pks = {r.outcome.cdr_pk for r in recorded if r.outcome.cdr_pk is not None} - states.keys()
+    if pks:
+        states.update(session.execute(select(Cdr.id, Cdr.state).where(Cdr.id.in_(pks))).all())
     return [replace(r, state=states.get(r.outcome.cdr_pk)) for r in recorded]
 
 

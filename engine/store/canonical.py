@@ -11,8 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
 from decimal import Decimal
 from typing import Any
+
+# The most recent texts made by ``canonical_json`` (from values whose dict keys are all strings).
+# Such a text is a fixed point - parsing and re-canonicalising it gives it back - so its content
+# hash is simply its SHA-256: ``content_hash`` skips the parse and the second canonicalisation
+# for them (ingest stores a CDR it has no original text of as canonical_json of the parsed value,
+# then hashes that text). Bounded; a text that fell out is hashed the long way, same result.
+_RECENT: OrderedDict[str, None] = OrderedDict()
+_RECENT_MAX = 2048
 
 
 def _number(value: int | float | Decimal) -> str:
@@ -28,6 +37,16 @@ def _number(value: int | float | Decimal) -> str:
 
 def canonical_json(value: Any) -> str:
     """One spelling for one JSON value (parsed with Decimal or float numbers alike)."""
+    plain = [True]
+    text = _canonical(value, plain)
+    if plain[0] and len(text) > 64:
+        _remember(text)
+    return text
+
+
+def _canonical(value: Any, plain: list[bool]) -> str:
+    """``plain[0]`` is cleared when a dict key is not a string (two keys could then spell the
+    same, and the text would not be a fixed point)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -37,11 +56,22 @@ def canonical_json(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, dict):
+        if plain[0] and not all(type(k) is str for k in value):
+            plain[0] = False
         items = sorted((str(k), v) for k, v in value.items())
-        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{canonical_json(v)}" for k, v in items) + "}"
+        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{_canonical(v, plain)}" for k, v in items) + "}"
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join(canonical_json(v) for v in value) + "]"
+        return "[" + ",".join(_canonical(v, plain) for v in value) + "]"
     raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+def _remember(text: str) -> None:
+    _RECENT[text] = None
+    while len(_RECENT) > _RECENT_MAX:
+        try:
+            _RECENT.popitem(last=False)
+        except KeyError:  # emptied by another thread meanwhile
+            break
 
 
 def parse(text: str) -> Any:
@@ -55,6 +85,8 @@ def sha256(text: str) -> str:
 
 def content_hash(raw_text: str) -> str:
     """SHA-256 of the canonical JSON of ``raw_text``; of the text itself when it is not JSON."""
+    if raw_text in _RECENT:  # made by canonical_json: already canonical
+        return sha256(raw_text)
     try:
         value = parse(raw_text)
     except (ValueError, RecursionError):

@@ -57,7 +57,8 @@ class _Exact(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return Decimal(str(value)).quantize(self._quantum)
+        # PostgreSQL hands back a Decimal already (no detour through str), SQLite the exact text
+        return (value if type(value) is Decimal else Decimal(str(value))).quantize(self._quantum)
 
 
 class Money(_Exact):
