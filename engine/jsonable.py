@@ -10,10 +10,36 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+# Values that are JSON already. Checked by exact type first because this runs a few times per
+# CDR over every value of the decision (pricing, facts, billing): one set lookup instead of
+# five isinstance() calls per value. Subclasses (a YAML string with its location, an IntEnum)
+# take the general path below and come out exactly as before.
+_AS_IS = frozenset({str, int, bool, float, type(None)})
+
 
 def to_jsonable(value: Any) -> Any:
+    kind = type(value)
+    if kind in _AS_IS:
+        return value
+    if kind is dict:
+        return _dict(value)
+    if kind is Decimal:
+        return format(value, "f")
+    if kind is list or kind is tuple:
+        return [v if type(v) in _AS_IS else to_jsonable(v) for v in value]
+    return _general(value)
+
+
+def _dict(value: dict[Any, Any]) -> dict[str, Any]:
+    as_is = _AS_IS
+    return {(k if type(k) is str else str(k)): (v if type(v) in as_is else to_jsonable(v))
+            for k, v in value.items()}
+
+
+def _general(value: Any) -> Any:
+    """Everything that is not an exact core type, in the original order of precedence."""
     if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
+        return _dict(value)
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
     if isinstance(value, Decimal):

@@ -22,13 +22,16 @@ Expr = Callable[[dict[str, Any], ZoneInfo], Any]
 
 def _period(value: datetime, unit: str, tz: ZoneInfo) -> str:
     local = value.astimezone(tz)
-    if unit == "day":
-        return local.strftime("%Y-%m-%d")
-    if unit == "month":
-        return local.strftime("%Y-%m")
     if unit == "quarter":
         return f"{local.year}-Q{(local.month - 1) // 3 + 1}"
-    return str(local.year)
+    if unit not in ("day", "month"):
+        return str(local.year)
+    # every billed CDR passes here (billing_period): formatting the fields is cheaper than
+    # strftime, and spells the same (on glibc %Y is not zero-padded either; CDR DateTimes are
+    # years 1000-2999 by the schema anyway)
+    if unit == "day":
+        return f"{local.year}-{local.month:02d}-{local.day:02d}"
+    return f"{local.year}-{local.month:02d}"
 
 
 def _as_text(value: Any) -> str:
@@ -51,7 +54,7 @@ def compile_expr(node: dict[str, Any]) -> Expr:
         base = lambda ctx, tz: constant
     else:
         parts = [compile_expr(p) for p in node["concat"]]
-        base = lambda ctx, tz: "".join(_as_text(p(ctx, tz)) for p in parts)
+        base = lambda ctx, tz: "".join([_as_text(p(ctx, tz)) for p in parts])
 
     fallback = compile_expr(node["default"]) if "default" in node else None
     places = node.get("round")
@@ -62,7 +65,7 @@ def compile_expr(node: dict[str, Any]) -> Expr:
     if fallback is None and quantum is None and not period and not fmt:
         # nearly every field: a bare path or constant, for which ``evaluate`` below reduces to this
         if "path" in node:
-            return lambda ctx, tz: None if (v := get(ctx)) is MISSING else v
+            return _plain_path(compile_path(node["path"]))
         return lambda ctx, tz: None if (v := base(ctx, tz)) is MISSING else v
 
     def evaluate(ctx: dict[str, Any], tz: ZoneInfo) -> Any:
@@ -83,14 +86,85 @@ def compile_expr(node: dict[str, Any]) -> Expr:
     return evaluate
 
 
+def _plain_path(steps: tuple[str | int, ...]) -> Expr:
+    """A bare ``{path: ...}`` field: the value, None when missing (``resolve`` -> MISSING -> None).
+
+    Nearly every field is one, so the common two- and three-key paths are resolved in one
+    function call rather than a getter wrapped in a lambda.
+    """
+    if len(steps) == 2 and all(type(s) is str for s in steps):
+        a, b = steps
+
+        def get2(ctx: Any, tz: ZoneInfo) -> Any:
+            if isinstance(ctx, dict):
+                node = ctx.get(a)
+                if isinstance(node, dict):
+                    return node.get(b)
+            return None
+        return get2
+    if len(steps) == 3 and all(type(s) is str for s in steps):
+        a, b, c = steps
+
+        def get3(ctx: Any, tz: ZoneInfo) -> Any:
+            if isinstance(ctx, dict):
+                node = ctx.get(a)
+                if isinstance(node, dict):
+                    node = node.get(b)
+                    if isinstance(node, dict):
+                        return node.get(c)
+            return None
+        return get3
+    get = getter(steps)
+    return lambda ctx, tz: None if (v := get(ctx)) is MISSING else v
+
+
+# A compiled target tree: (key, expression, None) for a leaf, (key, None, subtree) for an object.
+Plan = tuple[tuple[str, "Expr | None", "Plan | None"], ...]
+
+
+def _plan(fields: tuple[tuple[tuple[str, ...], Expr], ...]) -> Plan | None:
+    """The dotted targets as a tree, keys in order of first appearance (the order ``apply``'s
+    output always had). None when targets overlap (``a`` and ``a.b``): then ``apply`` keeps
+    the field-by-field assignment, whose outcome for such a mapping this does not re-derive."""
+    root: dict[str, Any] = {}
+    for target, expr in fields:
+        node = root
+        for key in target[:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                return None
+        if target[-1] in node:
+            return None
+        node[target[-1]] = expr
+
+    def freeze(tree: dict[str, Any]) -> Plan:
+        return tuple((key, None, freeze(sub)) if isinstance(sub, dict) else (key, sub, None)
+                     for key, sub in tree.items())
+    return freeze(root)
+
+
+def _build(plan: Plan, context: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, expr, sub in plan:
+        out[key] = expr(context, tz) if sub is None else _build(sub, context, tz)  # type: ignore[misc]
+    return out
+
+
 @dataclass(frozen=True)
 class Mapping:
     stream: str
     file: str
     fields: tuple[tuple[tuple[str, ...], Expr], ...]
 
+    def __post_init__(self) -> None:
+        # compiled once: apply() walks a ready tree instead of splitting targets per CDR
+        object.__setattr__(self, "_tree", _plan(self.fields))
+
     def apply(self, context: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
         """The nested billing object, e.g. {"invoice": {"line_item": {"id": ...}}}."""
+        tree = self._tree  # type: ignore[attr-defined]
+        if tree is not None:
+            return _build(tree, context, tz)
         out: dict[str, Any] = {}
         for target, expr in self.fields:
             node = out

@@ -12,10 +12,11 @@ Money is always Decimal; a float reaching this module is a bug and is refused.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Iterable
 
 CENT = Decimal("0.01")
+MILLI = Decimal("0.001")
 UNIT_PRICE_QUANTUM = Decimal("0.0001")
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
@@ -24,6 +25,10 @@ HUNDRED = Decimal("100")
 _PRECISION = 34
 # Passed explicitly on the hot path (cheaper than entering a localcontext for every amount).
 _CONTEXT = Context(prec=_PRECISION, rounding=ROUND_HALF_UP)
+# The arithmetic before rounding (products, quotients): what ``localcontext()`` with
+# ``prec = 34`` gave, i.e. the default context's half-even rounding beyond 34 digits. Calling its
+# methods is the same arithmetic without entering and leaving a context per amount.
+_ARITH = Context(prec=_PRECISION, rounding=ROUND_HALF_EVEN)
 
 
 def to_decimal(value: object, *, field: str = "amount") -> Decimal:
@@ -53,28 +58,22 @@ def round_amount(value: Decimal) -> Decimal:
 
 def round_unit_price(value: Decimal) -> Decimal:
     """A unit price to at most 4 dp, half up, shown with 2 to 4 decimals (0.25, 0.255, 0.2555)."""
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
-        q = value.quantize(UNIT_PRICE_QUANTUM, rounding=ROUND_HALF_UP)
-        for places in (CENT, Decimal("0.001")):
-            shorter = q.quantize(places)
-            if shorter == q:
-                return shorter
-        return q
+    q = value.quantize(UNIT_PRICE_QUANTUM, rounding=ROUND_HALF_UP, context=_CONTEXT)
+    for places in (CENT, MILLI):
+        shorter = q.quantize(places, context=_ARITH)  # (only kept when exact: rounding moot)
+        if shorter == q:
+            return shorter
+    return q
 
 
 def line_net(quantity: Decimal, unit_price: Decimal) -> Decimal:
     """Line net = quantity x unit price, rounded once to 2 dp."""
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
-        return round_amount(quantity * unit_price)
+    return round_amount(_ARITH.multiply(quantity, unit_price))
 
 
 def vat_amount(summed_nets: Decimal, rate_percent: Decimal) -> Decimal:
     """VAT for one rate on the sum of the nets at that rate (BR-CO-17), rounded once."""
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
-        return round_amount(summed_nets * rate_percent / HUNDRED)
+    return round_amount(_ARITH.divide(_ARITH.multiply(summed_nets, rate_percent), HUNDRED))
 
 
 def vat_breakdown(lines: Iterable[tuple[Decimal, Decimal]]) -> dict[Decimal, tuple[Decimal, Decimal]]:
@@ -87,11 +86,9 @@ def vat_breakdown(lines: Iterable[tuple[Decimal, Decimal]]) -> dict[Decimal, tup
 
 def net_from_gross(gross: Decimal, rate_percent: Decimal) -> tuple[Decimal, Decimal]:
     """B2C back-calculation: (net, VAT) with net = round(gross / (1 + rate)), VAT = gross - net."""
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
-        gross = round_amount(gross)
-        net = round_amount(gross / (1 + rate_percent / HUNDRED))
-        return net, gross - net
+    gross = round_amount(gross)
+    net = round_amount(_ARITH.divide(gross, _ARITH.add(1, _ARITH.divide(rate_percent, HUNDRED))))
+    return net, _ARITH.subtract(gross, net)
 
 
 def fmt(value: Decimal | None) -> str | None:

@@ -52,3 +52,83 @@ def test_maps_nested_targets_with_defaults_rounding_and_periods():
 def test_expression_paths_lists_every_source():
     data, _ = load_yaml(DOC, "m.yaml")
     assert expression_paths(data["fields"]["invoice.line_item.id"]) == ["cdr.session_id", "cdr.id"]
+
+
+# ---- the compiled target tree and the direct path getters (engine/mapping.py) -----------------
+
+def _field_by_field(m, context, tz):
+    """What Mapping.apply always did: assign each target in turn (the reference for the tree)."""
+    out = {}
+    for target, expr in m.fields:
+        node = out
+        for key in target[:-1]:
+            node = node.setdefault(key, {})
+        node[target[-1]] = expr(context, tz)
+    return out
+
+
+NESTED = """\
+kind: mapping
+stream: msp
+fields:
+  a.x: {path: cdr.id}
+  b: {const: 1}
+  a.y.z: {path: facts.location.name}
+  a.y.w: {path: facts.location}
+  c.d: {path: cdr.cdr_location.country}
+  a.v: {path: cdr.charging_periods.0.tariff_id}
+  e: {path: cdr.missing.deeper.still}
+"""
+
+
+def test_tree_output_equals_field_by_field_assignment_in_values_and_key_order():
+    data, problems = load_yaml(NESTED, "m.yaml")
+    assert problems == []
+    m = compile_mapping(data, "m.yaml")
+    contexts = [
+        {"cdr": {"id": "X", "cdr_location": {"country": "DEU"}, "charging_periods": [{"tariff_id": "T"}]},
+         "facts": {"location": {"name": "N"}}},
+        {"cdr": {"id": None, "cdr_location": None, "charging_periods": []}, "facts": {"location": None}},
+        {"cdr": "not an object", "facts": {}},
+        {},
+    ]
+    for context in contexts:
+        got, want = m.apply(context, BERLIN), _field_by_field(m, context, BERLIN)
+        assert got == want
+        assert list(got) == list(want) == ["a", "b", "c", "e"]
+        assert list(got["a"]) == list(want["a"]) == ["x", "y", "v"]
+
+
+def test_overlapping_targets_keep_the_field_by_field_behaviour():
+    doc = "kind: mapping\nstream: msp\nfields:\n  a: {const: 1}\n  b.c: {const: 2}\n  b.d: {const: 3}\n"
+    data, _ = load_yaml(doc, "m.yaml")
+    m = compile_mapping(data, "m.yaml")
+    assert m._tree is not None
+    assert m.apply({}, BERLIN) == {"a": 1, "b": {"c": 2, "d": 3}}
+    from engine.mapping import Mapping
+    overlapping = Mapping("msp", "m.yaml", ((("a",), lambda c, t: {"keep": 1}), (("a", "b"), lambda c, t: 2)))
+    assert overlapping._tree is None
+    assert overlapping.apply({}, BERLIN) == {"a": {"keep": 1, "b": 2}}
+
+
+def test_bare_paths_read_null_and_missing_as_none_like_resolve():
+    from engine.mapping import _plain_path
+    from engine.paths import MISSING, compile_path, resolve
+    contexts = [{"cdr": {"a": {"b": 0, "c": None, "d": False, "e": ""}}}, {"cdr": {"a": None}}, {"cdr": 5}, {}]
+    for dotted in ("cdr.a", "cdr.a.b", "cdr.a.c", "cdr.a.d", "cdr.a.e", "cdr.a.nope", "cdr.a.b.c", "cdr.x.0"):
+        steps = compile_path(dotted)
+        get = _plain_path(steps)
+        for context in contexts:
+            want = resolve(context, steps)
+            assert get(context, BERLIN) == (None if want is MISSING else want), (dotted, context)
+
+
+def test_periods_are_spelled_like_strftime_in_every_year():
+    from engine.mapping import _period
+    for year in (1000, 2026, 2999):  # (the years a CDR DateTime can have)
+        value = datetime(year, 3, 4, 12, tzinfo=timezone.utc)
+        local = value.astimezone(BERLIN)
+        assert _period(value, "day", BERLIN) == local.strftime("%Y-%m-%d")
+        assert _period(value, "month", BERLIN) == local.strftime("%Y-%m")
+        assert _period(value, "quarter", BERLIN) == f"{local.year}-Q1"
+        assert _period(value, "year", BERLIN) == str(local.year)

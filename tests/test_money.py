@@ -69,3 +69,64 @@ def test_fmt_exact_never_uses_exponents():
     assert money.fmt_exact(Decimal("1E+2")) == "100"
     assert money.fmt_exact(Decimal("0.000100")) == "0.0001"
     assert money.fmt_exact(Decimal("15.342")) == "15.342"
+
+
+# ---- the explicit contexts are the localcontext() arithmetic they replaced ----------------------
+
+def _reference_functions():
+    from decimal import ROUND_HALF_UP, localcontext
+
+    def round_unit_price(value):
+        with localcontext() as ctx:
+            ctx.prec = 34
+            q = value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+            for places in (Decimal("0.01"), Decimal("0.001")):
+                shorter = q.quantize(places)
+                if shorter == q:
+                    return shorter
+            return q
+
+    def line_net(quantity, unit_price):
+        with localcontext() as ctx:
+            ctx.prec = 34
+            return (quantity * unit_price).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+    def vat_amount(summed, rate):
+        with localcontext() as ctx:
+            ctx.prec = 34
+            return (summed * rate / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+    def net_from_gross(gross, rate):
+        with localcontext() as ctx:
+            ctx.prec = 34
+            gross = gross.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+            net = (gross / (1 + rate / 100)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+            return net, gross - net
+    return round_unit_price, line_net, vat_amount, net_from_gross
+
+
+VALUES = [Decimal(v) for v in (
+    "0", "-0", "0.25", "0.255", "0.2555", "0.25555", "-0.00005", "0.00005", "1.005", "-1.005", "12.3456789",
+    "0.40", "0.4000", "100", "1E+2", "19", "7.7", "25.5", "0.333333333333333333333333333333333333",
+    "123456789012345678901234567890.123456789", "-98765.4321", "2.675", "0.125", "0.135")]
+
+
+def _outcome(fn, *args):
+    """The text of the result, or the exception type (beyond 34 digits both refuse alike)."""
+    try:
+        result = fn(*args)
+    except ArithmeticError as exc:
+        return type(exc)
+    return tuple(map(str, result)) if isinstance(result, tuple) else str(result)
+
+
+def test_unit_price_line_net_vat_and_gross_split_match_the_localcontext_versions():
+    from engine.money import line_net, net_from_gross, round_unit_price, vat_amount
+    ref_unit, ref_net, ref_vat, ref_gross = _reference_functions()
+    for a in VALUES:
+        assert _outcome(round_unit_price, a) == _outcome(ref_unit, a), a
+        for b in VALUES:
+            assert _outcome(line_net, a, b) == _outcome(ref_net, a, b), (a, b)
+            assert _outcome(vat_amount, a, b) == _outcome(ref_vat, a, b), (a, b)
+            if b > -100:
+                assert _outcome(net_from_gross, a, b) == _outcome(ref_gross, a, b), (a, b)

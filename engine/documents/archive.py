@@ -228,8 +228,11 @@ def archive_document(session: Session, document_id: int, files: Mapping[str, byt
 def read_file(session: Session, number: str, kind: str) -> bytes | None:
     """The archived ``kind`` file of document ``number``; None if there is none. Raises
     ArchiveIntegrityError when the bytes no longer match their recorded hash."""
-    row = session.execute(select(ArchivedFile).join(ArchiveEntry, ArchivedFile.entry_id == ArchiveEntry.id)
-                          .where(ArchiveEntry.number == number, ArchivedFile.kind == kind)).scalar_one_or_none()
+    # Columns, not the ORM entity: an entity already in the session's identity map would hand
+    # back the bytes as first loaded, and a file changed on disk since would go unnoticed.
+    row = session.execute(select(ArchivedFile.content, ArchivedFile.sha256, ArchivedFile.size)
+                          .join(ArchiveEntry, ArchivedFile.entry_id == ArchiveEntry.id)
+                          .where(ArchiveEntry.number == number, ArchivedFile.kind == kind)).one_or_none()
     if row is None:
         return None
     data = bytes(row.content)

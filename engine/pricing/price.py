@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 from engine.money import HUNDRED, fmt, line_net, round_amount, to_decimal
 from engine.problems import Problem, join_path
-from engine.pricing.restrictions import RESERVATION, RESERVATION_EXPIRES
+from engine.pricing.restrictions import RESERVATION, RESERVATION_EXPIRES, Moment
 from engine.pricing.result import (
     TOTAL_OF, Adjustment, Amount, Component, Difference, PriceResult,
 )
@@ -138,6 +138,8 @@ def price_periods(cdr: dict[str, Any], tariff: Tariff, zone: ZoneInfo,
     unpriced: dict[str, Decimal] = {}
     missing_reported: set[str] = set()
     first_reservation = next((s for s in segments if s.is_reservation), None)
+    # only a tariff restricting on current or power can lack the data for it (_note_missing_data)
+    electrical = tariff.uses(lambda r: r.uses_current or r.uses_power)
     first_charging = None if expired else next((s for s in segments if not s.is_reservation or s.has_charging),
                                                 segments[0] if segments else None)
 
@@ -146,15 +148,19 @@ def price_periods(cdr: dict[str, Any], tariff: Tariff, zone: ZoneInfo,
             _flat(tariff, seg, res_kind, RESERVATION_FLAT, slices)
         if seg is first_charging:
             _flat(tariff, seg, None, FLAT, slices)
+        moments: dict[str | None, Moment] = {}  # a segment's moment per kind, made once
         for dim in (RESERVATION_TIME, ENERGY, TIME, PARKING_TIME):
-            volume = seg.volume(dim)
+            volume = seg.volumes.get(dim, ZERO)  # == seg.volume(dim)
             if volume == 0:
                 continue
             kind = res_kind if dim == RESERVATION_TIME else None
             priced_as = TIME if dim == RESERVATION_TIME else dim
-            moment = seg.moment(kind)
+            moment = moments.get(kind)
+            if moment is None:
+                moment = moments[kind] = seg.moment(kind)
             hit = tariff.select(priced_as, moment)
-            _note_missing_data(tariff, seg, priced_as, kind, missing_reported, problems)
+            if electrical:
+                _note_missing_data(tariff, seg, priced_as, kind, missing_reported, problems)
             if hit is None:
                 unpriced[dim] = unpriced.get(dim, ZERO) + volume
                 continue
@@ -249,7 +255,8 @@ def try_price_cdr(cdr: dict[str, Any], tariff: dict[str, Any] | None = None, *, 
     total = totals.pop("total_cost")
     clamped, adjustment, exact_clamped = _clamp(total, exact, parsed, problems)
 
-    volumes = {d: sum((s.volume(d) for s in session.segments), ZERO).quantize(_VOLUME_QUANTUM) for d in ADDITIVE}
+    volumes = {d: sum([s.volumes.get(d, ZERO) for s in session.segments], ZERO).quantize(_VOLUME_QUANTUM)
+               for d in ADDITIVE}  # (s.volumes.get == s.volume, without a call per segment)
     volumes = {d: v for d, v in volumes.items() if v != 0 or d in (ENERGY, TIME)}
     difference = _difference(cdr, clamped, exact_clamped, tolerance, problems)
     result = PriceResult(

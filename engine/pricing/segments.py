@@ -122,7 +122,7 @@ def _add_seconds(dt: datetime, seconds: Decimal) -> datetime:
 def _read_periods(cdr: dict[str, Any], problems: list[Problem]) -> list[_Period]:
     periods: list[_Period] = []
     for i, raw in enumerate(cdr.get("charging_periods") or []):
-        path = join_path("charging_periods", i)
+        path = f"charging_periods[{i}]"  # == join_path("charging_periods", i)
         if not isinstance(raw, dict):
             problems.append(Problem("INVALID_PERIOD", "charging period is not an object", path=path,
                                     severity="warning"))
@@ -138,8 +138,10 @@ def _read_periods(cdr: dict[str, Any], problems: list[Problem]) -> list[_Period]
             if not isinstance(dim, dict):
                 continue
             kind = str(dim.get("type") or "").upper()
+            volume = dim.get("volume")
             try:
-                volume = to_decimal(dim.get("volume"), field="volume")
+                if type(volume) is not Decimal or not volume.is_finite():  # (intake gave Decimals)
+                    volume = to_decimal(volume, field="volume")
             except (TypeError, ValueError) as exc:
                 problems.append(Problem("INVALID_PERIOD", f"{exc}; dimension ignored",
                                         path=join_path(join_path(join_path(path, "dimensions"), j), "volume"),

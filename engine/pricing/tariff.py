@@ -110,6 +110,14 @@ class Tariff:
         cost of an expired reservation will be calculated based on the RESERVATION_EXPIRES
         Tariff Element" (ReservationRestrictionType note), then the RESERVATION ones.
         """
+        known = self.__dict__.get("_candidates_by_kind")
+        if known is None:  # asked per segment and dimension: worked out once per tariff
+            known = {kind: tuple(self._candidates(kind)) for kind in (None, RESERVATION, RESERVATION_EXPIRES)}
+            object.__setattr__(self, "_candidates_by_kind", known)  # a cache, not a field: frozen stays true
+        order = known.get(reservation)
+        return list(order) if order is not None else self._candidates(reservation)
+
+    def _candidates(self, reservation: str | None) -> list[TariffElement]:
         if reservation == RESERVATION_EXPIRES:
             first = [e for e in self.elements if e.restrictions.reservation == RESERVATION_EXPIRES]
             return first + [e for e in self.elements if e.restrictions.reservation == RESERVATION]

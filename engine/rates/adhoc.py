@@ -149,9 +149,10 @@ def price_adhoc(cdr: Mapping[str, Any], facts: Mapping[str, Any], bundle: Any, *
                   "cdr_difference": result.difference.to_json() if result.difference else None}
     price = build_price(STREAM, lines, tax=tax, currency=currency, source=source, cdr_id=cdr_id,
                         recomputed=recomputed)
+    charge: dict[str, Any] = {}
     if with_charge:
         charged, difference, found = charged_amount(facts, price, tax)
         problems += found
-        price = replace(price, charged=charged, difference=difference)
-    return replace(price, warnings=tuple(p for p in problems if not p.is_error),
-                    errors=tuple(p for p in problems if p.is_error))
+        charge = {"charged": charged, "difference": difference}
+    return replace(price, **charge, warnings=tuple(p for p in problems if not p.is_error),
+                   errors=tuple(p for p in problems if p.is_error))

@@ -67,7 +67,7 @@ class PriceLine:
             out["gross"] = fmt(self.gross)
             out["unit_price_gross"] = _price(self.unit_price_gross)
         if self.reference:
-            out["reference"] = to_jsonable(dict(self.reference))
+            out["reference"] = _json_object(self.reference)
         return out
 
     @classmethod
@@ -79,6 +79,11 @@ class PriceLine:
             tax_rate=to_decimal(data.get("tax_rate") or "0"), tax_treatment=data.get("tax_treatment", ""),
             tax_class=data.get("tax_class", ""), gross=_dec(data.get("gross")),
             unit_price_gross=_dec(data.get("unit_price_gross")), reference=dict(data.get("reference") or {}))
+
+
+def _json_object(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """A new JSON object for a mapping (``to_jsonable`` copies a dict already: no extra copy)."""
+    return to_jsonable(mapping if type(mapping) is dict else dict(mapping))
 
 
 def _price(value: Decimal | None) -> str | None:
@@ -142,9 +147,9 @@ class StreamPrice:
             "lines": [line.to_json() for line in self.lines],
             "total_cost": self.totals.to_json(),
             "tax": [g.to_json() for g in self.totals.groups],
-            "tax_treatment": to_jsonable(self.tax.to_json()) if self.tax else None,
-            "source": to_jsonable(dict(self.source)) if self.source else None,
-            "credit": to_jsonable(dict(self.credit)) if self.credit else None,
+            "tax_treatment": self.tax.to_jsonable() if self.tax else None,
+            "source": _json_object(self.source) if self.source else None,
+            "credit": _json_object(self.credit) if self.credit else None,
             "charged": _charged_json(self.charged),
             "difference": fmt(self.difference),
             "recomputed": self.recomputed,

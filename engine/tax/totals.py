@@ -124,21 +124,25 @@ def document_totals(lines: Iterable[TaxedLine], *, prices_include_vat: bool = Fa
     sums: dict[tuple[str, Decimal], list[Decimal]] = {}
     treatment_of: dict[tuple[str, Decimal], str] = {}
     for line in lines:
-        key = _group_key(line)
-        acc = sums.setdefault(key, [ZERO, ZERO])
+        key = (line.tax_class, line.tax_rate)  # _group_key, inlined: every priced CDR passes here
+        acc = sums.get(key)
+        if acc is None:
+            acc = sums[key] = [ZERO, ZERO]
+            treatment_of[key] = line.tax_treatment
         acc[0] += line.net
         if prices_include_vat:
             if line.gross is None:
                 raise ValueError("a gross-priced document needs a gross amount on every line")
             acc[1] += line.gross
-        treatment_of.setdefault(key, line.tax_treatment)
+    notes = notes or {}
+    countries = countries or {}
     groups = []
     for key, (net, gross) in sums.items():
         tax_class, rate = key
         vat = (gross - net) if prices_include_vat else vat_amount(net, rate)
         treatment = treatment_of[key]
         groups.append(TaxGroup(tax_class, rate, round_amount(net), vat, treatment,
-                               (notes or {}).get(treatment), (countries or {}).get(treatment)))
-    line_total = round_amount(sum((line.net for line in lines), ZERO))
-    vat_total = sum((g.vat for g in groups), ZERO)
+                               notes.get(treatment), countries.get(treatment)))
+    line_total = round_amount(sum([line.net for line in lines], ZERO))
+    vat_total = sum([g.vat for g in groups], ZERO)
     return DocumentTotals(line_total, vat_total, tuple(groups))

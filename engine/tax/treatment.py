@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any, Mapping
 
 from engine.config.yamlload import Loc
+from engine.jsonable import to_jsonable
 from engine.problems import Problem
 from engine.tax.rates import STANDARD, RateTable, VatRate, alpha2
 from engine.tax.vat_id import check_vat_id
@@ -66,6 +67,9 @@ class TaxRules:
     treatments: tuple[TreatmentRule, ...] = ()
     eu_countries: frozenset[str] = EU_MEMBER_STATES
     file: str | None = None
+    # decide_treatment's answers for these rules (see _memo_key); not part of the value
+    memo: dict[tuple[Any, ...], tuple["TaxTreatment | None", tuple[Problem, ...]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def empty(self) -> bool:
@@ -95,6 +99,28 @@ class TaxTreatment:
                 "rule": dict(self.rule) if self.rule else None,
                 "rate_source": dict(self.rate_source) if self.rate_source else None}
 
+    def to_jsonable(self) -> dict[str, Any]:
+        """``to_jsonable(self.to_json())``, rendered once per treatment and handed out as a copy.
+
+        decide_treatment memoises its answers, so one frozen treatment serves every session of
+        a day and place; each priced document still gets JSON of its own (nothing is shared).
+        """
+        rendered = self.__dict__.get("_jsonable")
+        if rendered is None:
+            rendered = to_jsonable(self.to_json())
+            object.__setattr__(self, "_jsonable", rendered)  # a cache, not a field: frozen stays true
+        return _copy_json(rendered)
+
+
+def _copy_json(value: Any) -> Any:
+    """A copy of JSON data: new dicts and lists, the (immutable) scalars shared."""
+    if type(value) is dict:
+        return {k: (_copy_json(v) if type(v) in _CONTAINERS else v) for k, v in value.items()}
+    return [(_copy_json(v) if type(v) in _CONTAINERS else v) for v in value]
+
+
+_CONTAINERS = frozenset({dict, list})
+
 
 def buyer_location(country: str | None, rules: TaxRules) -> str | None:
     """domestic / eu / third_country relative to the supplier; None when unknown."""
@@ -119,14 +145,46 @@ def treatment_facts(stream: str, facts: Mapping[str, Any], rules: TaxRules) -> d
             "buyer_vat_id": customer.get("vat_id")}
 
 
+_MEMO_LIMIT = 4096
+_KEYABLE = frozenset({str, bool, type(None)})
+
+
+def _memo_key(stream: str, tf: Mapping[str, Any], location_country: str | None, on: date) -> tuple[Any, ...] | None:
+    """What the treatment depends on, when it can key a memo: only exact str/bool/None values,
+    so that two keys are equal only when every message built from them would read the same
+    (``1 == True`` and a str subclass with a location never share an entry)."""
+    key = (stream, on, location_country, *tf.values())
+    if _KEYABLE.issuperset(map(type, key[2:])):
+        return key
+    return None
+
+
 def decide_treatment(rules: TaxRules, stream: str, facts: Mapping[str, Any], *,
                      location_country: str | None, on: date) -> tuple[TaxTreatment | None, list[Problem]]:
     """Treatment for one supply of ``stream`` at a charge point in ``location_country`` on ``on``.
 
     Returns (None, [error]) when no rule matches or no rate is known: an unpriced session must go
     to the exception queue, never out with a guessed rate.
+
+    Pure in its inputs, and every session of a day at one location with one kind of customer
+    asks the same question, so the answers are memoised per TaxRules (bounded; TaxTreatment is
+    frozen and the problems are handed out as a new list).
     """
     tf = treatment_facts(stream, facts, rules)
+    key = _memo_key(stream, tf, location_country, on)
+    known = rules.memo.get(key) if key is not None else None
+    if known is not None:
+        return known[0], list(known[1])
+    treatment, problems = _decide(rules, stream, tf, location_country, on)
+    if key is not None:
+        if len(rules.memo) >= _MEMO_LIMIT:
+            rules.memo.clear()
+        rules.memo[key] = (treatment, tuple(problems))
+    return treatment, problems
+
+
+def _decide(rules: TaxRules, stream: str, tf: Mapping[str, Any], location_country: str | None,
+            on: date) -> tuple[TaxTreatment | None, list[Problem]]:
     rule = next((r for r in rules.treatments if r.matches(stream, tf)), None)
     if rule is None:
         hint = " (facts.msp.reseller is missing: it is master data, set it)" \

@@ -164,3 +164,17 @@ def test_reservation_moves_the_session_start_for_durations():
     r = price_cdr(cdr, tariff)
     assert [(c.element_index, c.volume) for c in r.components] == [(0, D(1)), (1, D(1))]
     assert by_dimension(r, "ENERGY")[0].period_start == local("2026-06-01 11:00")
+
+
+def test_unreadable_volumes_are_still_reported_with_their_path():
+    """The Decimal fast path in _read_periods: anything but a finite Decimal goes through to_decimal."""
+    cdr = make_cdr(local("2026-06-01 10:00"), [(0, {"ENERGY": 2, "TIME": 1})])
+    dims = cdr["charging_periods"][0]["dimensions"]
+    dims.append({"type": "PARKING_TIME", "volume": D("NaN")})
+    dims.append({"type": "PARKING_TIME", "volume": "1.5"})
+    dims.append({"type": "PARKING_TIME", "volume": 1.5})
+    segments, problems = split_periods(cdr, BERLIN)
+    assert [(p.code, p.path) for p in problems] == [
+        ("INVALID_PERIOD", "charging_periods[0].dimensions[2].volume"),
+        ("INVALID_PERIOD", "charging_periods[0].dimensions[4].volume")]
+    assert sum(s.volume("PARKING_TIME") for s in segments) == D("1.5")

@@ -60,3 +60,13 @@ def test_bad_components_are_warnings():
     assert problems[1].path == "tariff.elements[0].price_components[1].step_size"
     assert [c.type for c in tariff.elements[0].components] == ["TIME", "PARKING_TIME"]
     assert tariff.elements[0].components[0].step_size == 1
+
+
+def test_candidates_are_worked_out_once_and_handed_out_as_new_lists():
+    tariff, _ = parse_tariff(spec_tariff("tariff_17_reservation_with_expire_fee"))
+    for kind in (None, "RESERVATION", "RESERVATION_EXPIRES", "SOMETHING_ELSE"):
+        first, second = tariff.candidates(kind), tariff.candidates(kind)
+        assert first == second == tariff._candidates(kind) and first is not second
+        first.clear()  # a caller's list is its own
+        assert tariff.candidates(kind) == tariff._candidates(kind)
+    assert tariff == parse_tariff(spec_tariff("tariff_17_reservation_with_expire_fee"))[0]  # the cache is no field

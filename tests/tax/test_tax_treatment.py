@@ -86,3 +86,46 @@ treatments:
     assert (t.treatment, t.note) == ("reverse_charge", "Übergang der Steuerschuld")
     t, _ = decide_treatment(rules, "adhoc", {}, location_country="AT", on=DAY)
     assert t.treatment == "domestic" and t.rate == 20
+
+
+# ---- memoised answers (decide_treatment keeps them per TaxRules) --------------------------------
+
+def _fresh_rules():
+    from dataclasses import replace
+    return replace(RULES)  # the same rules with an empty memo
+
+
+@pytest.mark.parametrize("stream,facts,where", [
+    ("msp", msp(), "AUT"),
+    ("msp", msp(vat_id="DE12"), "AUT"),          # a warning is memoised with its answer
+    ("msp", msp(reseller=None), "DEU"),          # so is an error
+    ("adhoc", {"customer": {"country": "DE", "type": "B2C"}}, "FIN"),
+    ("adhoc", {"customer": {"country": "DE", "type": "B2C"}}, "ZZZ"),
+])
+def test_a_memoised_answer_is_the_computed_one(stream, facts, where):
+    rules = _fresh_rules()
+    first = decide_treatment(rules, stream, facts, location_country=where, on=DAY)
+    assert len(rules.memo) == 1
+    second = decide_treatment(rules, stream, facts, location_country=where, on=DAY)
+    assert second == first
+    assert second[1] is not first[1]  # a list of its own: callers extend it
+    uncached = decide_treatment(_fresh_rules(), stream, facts, location_country=where, on=DAY)
+    assert second == uncached
+
+
+def test_values_that_compare_equal_but_read_differently_never_share_an_answer():
+    rules = _fresh_rules()
+    decide_treatment(rules, "msp", msp(reseller=None), location_country="DEU", on=DAY)
+    _, problems = decide_treatment(rules, "msp", msp(reseller=0), location_country="DEU", on=DAY)
+    assert len(rules.memo) == 1  # an int flag is not memoised
+    uncached = decide_treatment(_fresh_rules(), "msp", msp(reseller=0), location_country="DEU", on=DAY)[1]
+    assert problems == uncached
+
+
+def test_the_treatment_json_is_rendered_once_and_handed_out_as_copies():
+    from engine.jsonable import to_jsonable
+    t, _ = decide_treatment(_fresh_rules(), "msp", msp(), location_country="AUT", on=DAY)
+    first = t.to_jsonable()
+    assert first == to_jsonable(t.to_json())
+    first["rule"]["id"] = "changed"
+    assert t.to_jsonable() == to_jsonable(t.to_json())

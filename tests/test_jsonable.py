@@ -1,0 +1,60 @@
+"""engine/jsonable.py: the exact-type fast path renders what the isinstance chain always did."""
+
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from enum import IntEnum
+
+from engine.config.yamlload import load_yaml
+from engine.jsonable import dumps, to_jsonable
+
+
+def reference(value):
+    """The original, isinstance-only to_jsonable."""
+    if isinstance(value, dict):
+        return {str(k): reference(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [reference(v) for v in value]
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.isoformat(timespec="seconds") + "Z"
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    return value
+
+
+class Level(IntEnum):
+    HIGH = 2
+
+
+class Priced:
+    def to_json(self):
+        return {"net": "1.00"}
+
+
+class Text(str):
+    pass
+
+
+def test_every_kind_of_value_renders_as_before():
+    data, _ = load_yaml("a: {b: [1, x]}\n", "f.yaml")  # LocDict / LocList subclasses
+    value = {
+        "s": "x", "i": 3, "b": True, "n": None, "f": 1.5, "d": Decimal("-0"), "e": Decimal("1E+2"),
+        "t": (Decimal("0.10"), "y"), "l": [[Decimal("2.50")], {"k": Decimal("3")}],
+        "dt": datetime(2026, 10, 1, 12, 0, 5, 123, tzinfo=timezone(timedelta(hours=2))),
+        "naive": datetime(2026, 10, 1, 12), "day": date(2026, 10, 1), 7: "int key", Text("sub"): Text("str"),
+        "enum": Level.HIGH, "obj": Priced(), "yaml": data,
+    }
+    assert to_jsonable(value) == reference(value)
+    assert dumps(value) == __import__("json").dumps(reference(value), ensure_ascii=False)
+
+
+def test_containers_are_copies():
+    inner = {"a": 1}
+    value = {"inner": inner, "list": [inner]}
+    out = to_jsonable(value)
+    assert out == value and out["inner"] is not inner and out["list"][0] is not inner
