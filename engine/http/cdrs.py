@@ -1,7 +1,7 @@
 """CDR ingestion over HTTP: the batch endpoint, the OCPI 2.2.1 receiver, and reading back.
 
 The same code path as ``cdrflow ingest``: ``engine.intake.read_items`` parses the body (numbers
-as Decimal), the pure ``Pipeline`` decides each CDR, ``engine.store.cdrs.record_decision``
+as Decimal), the pure ``Pipeline`` decides each CDR, ``engine.service.ingest.record_items``
 records it - all items of one request in one transaction. Re-sending is safe: a CDR already
 stored with the same content is a ``duplicate`` (nothing written, the stored Decision answered,
 billed once); the same id with different content is a ``conflict`` (the stored CDR is kept, a
@@ -20,14 +20,10 @@ from __future__ import annotations
 
 import io
 import logging
-import time
-from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from flask import Blueprint, Response, g, request, url_for
-from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from engine import intake
@@ -37,14 +33,10 @@ from engine.http.ocpi import (
 )
 from engine.store.priced import StorePricing
 from engine.http.runtime import current_client, runtime
-from engine.service.ingest import IngestSummary, normalised_cdr, raw_text
-from engine.service.waiting import park
+from engine.service.ingest import IngestSummary, Recorded, decide_items, record_items
 from engine.store.canonical import parse
-from engine.store.cdrs import (
-    CONFLICT, DUPLICATE, NEW, REJECTED, IngestOutcome, current_decision, get_cdr, record_decision, state_of,
-)
+from engine.store.cdrs import CONFLICT, DUPLICATE, NEW, REJECTED, IngestOutcome, current_decision, get_cdr
 from engine.store.exceptions import DUPLICATE_ID_CONFLICT
-from engine.store.models import Cdr
 
 log = logging.getLogger("cdrflow.http")
 
@@ -54,8 +46,6 @@ OCPI_VERSION = "2.2.1"
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl",
                           "application/x-jsonlines", "application/jsonlines", "application/json-lines"})
 MAX_RETRIES = 3
-# PostgreSQL: serialization_failure, deadlock_detected, lock_not_available.
-_RETRY_SQLSTATES = {"40001", "40P01", "55P03"}
 _MAX_ERRORS_IN_MESSAGE = 10
 ONE_CDR_PER_REQUEST = ("expected one CDR object per request (OCPI receiver interface); "
                        "send batches to POST /cdrs")
@@ -124,108 +114,29 @@ class Pending:
     normalised: dict[str, Any] | None
 
 
-def decide(items: list[intake.RawItem]) -> list[Pending]:
+def decide(items: list[intake.RawItem], session: Session | None = None) -> list[Pending]:
     """Decide every item with the pure Pipeline; credit CDRs find their original in the store
-    or earlier in the same request."""
+    or earlier in the same request.
+
+    The reference lookups of the whole request share one session - ``session``, the one the
+    request then records in (DbSource on PostgreSQL) - and the PSP transactions and customers
+    the request's CDRs refer to are read with one query each up front (``DbSource.sharing``)."""
     rt = runtime()
     pipeline = rt.pipeline(StorePricing(rt.session_factory))  # the Pipeline adds what it prices here
-    pending = []
-    # the reference lookups of the whole request share one session (DbSource on PostgreSQL)
-    sharing = getattr(rt.source, "sharing", None)
-    with sharing() if sharing is not None else nullcontext():
-        for item in items:
-            decision = pipeline.decide_item(item)
-            pending.append(Pending(item, raw_text(item), decision, normalised_cdr(pipeline, item, decision)))
-    return pending
+    return [Pending(item, p.raw, p.decision, p.normalised)
+            for item, p in zip(items, decide_items(pipeline, items, session))]
 
 
-def _retryable(exc: DBAPIError) -> bool:
-    if isinstance(exc, IntegrityError):  # a race the ON CONFLICT clauses did not cover: re-read
-        return True
-    if getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES:
-        return True
-    return isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower()
-
-
-@dataclass(frozen=True)
-class Recorded:
-    outcome: IngestOutcome
-    decision: Decision       # the Decision handed to record_decision (a STORE_FAILED one if it came to that)
-    state: str | None = None  # the stored CDR's state after this request (None: no CDR row)
-
-
-def _with_states(session: Session, recorded: list[Recorded]) -> list[Recorded]:
-    # A CDR this transaction just stored with a stream is "classified" (park leaves those alone):
-    # no need to read it back. Anything else (parked, exception, resent) is read.
-    states = {r.outcome.cdr_pk: state_of(r.outcome.decision) for r in recorded
-              if r.outcome.outcome == NEW and r.outcome.decision is not None and r.outcome.decision.stream
-              and r.outcome.cdr_pk is not None}
-    pks = {r.outcome.cdr_pk for r in recorded if r.outcome.cdr_pk is not None} - states.keys()
-    if pks:
-        states.update(session.execute(select(Cdr.id, Cdr.state).where(Cdr.id.in_(pks))).all())
-    return [replace(r, state=states.get(r.outcome.cdr_pk)) for r in recorded]
-
-
-def _record_one(session: Session, p: Pending, policy: Any) -> Recorded:
-    """record_decision, then park a new CDR that waits for its PSP transaction (as ingest does)."""
-    outcome = record_decision(session, p.raw, p.decision, normalised=p.normalised)
-    return Recorded(park(session, outcome, policy=policy), p.decision)
-
-
-def record(session_factory: Callable[[], Session], pending: list[Pending], policy: Any = None) -> list[Recorded]:
-    """Record all items in one transaction (retried on deadlocks and lock timeouts). If the
-    transaction keeps failing for another reason, items are recorded one by one (savepoints) and
-    an item the database cannot hold is kept as a rejected input (STORE_FAILED) - still one commit."""
-    for attempt in range(MAX_RETRIES + 1):
-        try:
-            with session_factory() as session:
-                recorded = _with_states(session, [_record_one(session, p, policy) for p in pending])
-                session.commit()
-                return recorded
-        except DBAPIError as exc:
-            if exc.connection_invalidated:
-                raise
-            if _retryable(exc):
-                if attempt == MAX_RETRIES:
-                    raise
-                time.sleep(min(0.05 * 2 ** attempt, 1.0))
-                continue
-            log.warning("request %s: recording %d CDR(s) together failed (%s); recording one by one",
-                        g.get("request_id"), len(pending), _first_line(exc))
-            return _record_one_by_one(session_factory, pending, policy)
-    raise AssertionError("unreachable")
-
-
-def _record_one_by_one(session_factory: Callable[[], Session], pending: list[Pending], policy: Any) -> list[Recorded]:
-    recorded = []
-    with session_factory() as session:
-        for p in pending:
-            try:
-                with session.begin_nested():
-                    recorded.append(_record_one(session, p, policy))
-            except DBAPIError as exc:
-                if exc.connection_invalidated:
-                    raise
-                with session.begin_nested():
-                    recorded.append(_store_failed(session, p, exc))
-        recorded = _with_states(session, recorded)
-        session.commit()
-    return recorded
-
-
-def _store_failed(session: Session, p: Pending, error: DBAPIError) -> Recorded:
-    """Keep an item the database refused as a rejected input with the reason (as ingest does)."""
-    problem = {"path": "", "code": "STORE_FAILED",
-               "message": f"could not be stored: {type(error).__name__}: {_first_line(error)[:500]}"}
-    failed = Decision(cdr_id=p.decision.cdr_id, config_version=p.decision.config_version, key=None,
-                      source=p.decision.source, errors=[problem] + list(p.decision.errors),
-                      exception={"reason": "INVALID_CDR", "description": problem["message"]})
-    return Recorded(record_decision(session, p.raw, failed), failed)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def record(session_factory: Callable[[], Session], pending: list[Pending], policy: Any = None, *,
+           session: Session | None = None) -> list[Recorded]:
+    """Record all items in one transaction (``engine.service.ingest.record_items``, as
+    ``cdrflow ingest``): retried on deadlocks and lock timeouts (re-raised if they persist: the
+    request fails with nothing stored). If the transaction fails for another reason, items are
+    recorded one by one (savepoints) and an item the database cannot hold is kept as a rejected
+    input (STORE_FAILED) - still one commit."""
+    return record_items(session_factory, pending, policy=policy, session=session, max_retries=MAX_RETRIES,
+                        give_up=True, failed_exception=True, with_states=True,
+                        label=f"request {g.get('request_id')}: ")
 
 
 # --- answering ---------------------------------------------------------------------------------------
@@ -295,9 +206,11 @@ def batch_status(effective: list[str]) -> int:
 
 
 def _ingest(items: list[intake.RawItem]) -> tuple[list[Pending], list[Recorded]]:
+    """Decide and record in one session: one pool checkout (and pre-ping) per request."""
     rt = runtime()
-    pending = decide(items)
-    return pending, record(rt.session_factory, pending, rt.waiting_policy)
+    with rt.session_factory() as session:
+        pending = decide(items, session)
+        return pending, record(rt.session_factory, pending, rt.waiting_policy, session=session)
 
 
 # --- POST /cdrs -----------------------------------------------------------------------------------------

@@ -11,23 +11,31 @@ is simply recorded again (the other's rows then read as duplicates). SQLite repo
 is locked" after its busy timeout; handled the same way. A batch that keeps failing for any
 other reason is recorded item by item, and an item that cannot be stored at all is kept as a
 rejected input (STORE_FAILED) - nothing is dropped, and one bad item does not stop the rest.
+
+``decide_items`` and ``record_items`` are the two halves, shared with the HTTP API
+(``engine.http.cdrs``): a batch is decided with its reference lookups in one session (PSP
+transactions and customers read once per batch, ``DbSource.sharing``) and recorded with
+multi-row INSERTs (``engine.store.cdrs.record_decisions``) in one transaction.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Protocol
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from engine.decision import Decision
 from engine.store.canonical import canonical_json
-from engine.service.waiting import park
-from engine.store.cdrs import OUTCOMES, IngestOutcome, record_decision
+from engine.service.waiting import WaitingPolicy, park
+from engine.store.cdrs import NEW, OUTCOMES, REJECTED, IngestOutcome, record_decision, record_decisions, state_of
+from engine.store.models import Cdr
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +93,15 @@ class IngestSummary:
 
 
 @dataclass(frozen=True)
-class _Pending:
+class Pending:
+    """One decided input, ready to record."""
+
     raw: str
     decision: Decision
     normalised: dict[str, Any] | None
+
+
+_Pending = Pending  # the old name
 
 
 def raw_text(item: Any) -> str:
@@ -131,12 +144,123 @@ def _retryable(exc: DBAPIError) -> bool:
     return isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower()
 
 
-def _store_failed(session: Session, pending: _Pending, error: Exception) -> IngestOutcome:
-    problem = {"path": "", "code": "STORE_FAILED", "message": f"could not be stored: {type(error).__name__}: "
-               + str(getattr(error, "orig", error)).splitlines()[0][:500]}
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What ``record_items`` did with one input."""
+
+    outcome: IngestOutcome
+    decision: Decision       # the Decision handed to the store (a STORE_FAILED one if it came to that)
+    state: str | None = None  # the stored CDR's state after the transaction (``with_states``; None: no CDR row)
+
+
+def _store_failed(session: Session, pending: Pending, error: Exception, *, with_exception: bool) -> Recorded:
+    """Keep an item the database refused as a rejected input with the reason."""
+    problem = {"path": "", "code": "STORE_FAILED",
+               "message": f"could not be stored: {type(error).__name__}: {_first_line(error)[:500]}"}
     failed = Decision(cdr_id=pending.decision.cdr_id, config_version=pending.decision.config_version,
-                      key=None, source=pending.decision.source, errors=[problem] + list(pending.decision.errors))
-    return record_decision(session, pending.raw, failed)
+                      key=None, source=pending.decision.source, errors=[problem] + list(pending.decision.errors),
+                      exception={"reason": "INVALID_CDR", "description": problem["message"]} if with_exception
+                      else None)
+    return Recorded(record_decision(session, pending.raw, failed), failed)
+
+
+def _record_together(session: Session, batch: Sequence[Pending], policy: Any) -> list[Recorded]:
+    outcomes = record_decisions(session, [(p.raw, p.decision, p.normalised) for p in batch])
+    return [Recorded(park(session, outcome, policy=policy), p.decision) for outcome, p in zip(outcomes, batch)]
+
+
+def _record_one_by_one(session: Session, batch: Sequence[Pending], policy: Any, *,
+                       failed_exception: bool) -> list[Recorded]:
+    recorded = []
+    for pending in batch:
+        try:
+            with session.begin_nested():
+                recorded.extend(_record_together(session, [pending], policy))
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise
+            with session.begin_nested():
+                recorded.append(_store_failed(session, pending, exc, with_exception=failed_exception))
+    return recorded
+
+
+def _with_states(session: Session, recorded: list[Recorded], policy: Any = None) -> list[Recorded]:
+    # A CDR this transaction just stored is in the state its Decision puts it in (state_of) -
+    # unless ``park`` parked it ("waiting"); nobody else can have changed an uncommitted row, so
+    # it need not be read back. Anything else (possibly parked, resent) is read.
+    policy = policy if policy is not None else WaitingPolicy.from_env()
+    states = {r.outcome.cdr_pk: state_of(r.outcome.decision) for r in recorded
+              if r.outcome.outcome in (NEW, REJECTED) and r.outcome.decision is not None
+              and r.outcome.cdr_pk is not None and not policy.parks(r.outcome.decision)}
+    pks = {r.outcome.cdr_pk for r in recorded if r.outcome.cdr_pk is not None} - states.keys()
+    if pks:
+        states.update(session.execute(select(Cdr.id, Cdr.state).where(Cdr.id.in_(pks))).all())
+    return [replace(r, state=states.get(r.outcome.cdr_pk)) for r in recorded]
+
+
+def record_items(session_factory: Callable[[], Session], batch: Sequence[Pending], *, policy: Any = None,
+                 session: Session | None = None, max_retries: int = MAX_RETRIES, give_up: bool = False,
+                 failed_exception: bool = False, with_states: bool = False,
+                 summary: IngestSummary | None = None, label: str = "") -> list[Recorded]:
+    """Record ``batch`` in one transaction and commit - the write path of ``cdrflow ingest`` and
+    of the HTTP API alike. New CDRs and their Decisions go in with multi-row INSERTs
+    (``engine.store.cdrs.record_decisions``); a new CDR waiting for its PSP transaction is parked
+    (``engine.service.waiting.park``).
+
+    Deadlocks, lock timeouts and lost races are retried (``max_retries`` times, backing off); if
+    they persist, ``give_up`` re-raises, else the batch is recorded one by one like any other
+    failure: an item at a time (savepoints), an item the database cannot hold kept as a rejected
+    input (STORE_FAILED; with ``failed_exception`` its Decision carries the INVALID_CDR exception)
+    - still one commit. With ``give_up`` a lost connection is re-raised at once too (the API
+    answers 503 and the sender retries).
+
+    ``session``: record in this session (the caller's, e.g. the one the CDRs were decided in);
+    it is rolled back between attempts. Otherwise a new session per attempt. ``with_states``
+    fills ``Recorded.state``; ``summary.retries`` counts the retries."""
+    if not batch:
+        return []
+    for attempt in range(max_retries + 1):
+        current = session if session is not None else session_factory()
+        try:
+            recorded = _record_together(current, batch, policy)
+            if with_states:
+                recorded = _with_states(current, recorded, policy)
+            current.commit()
+            return recorded
+        except DBAPIError as exc:
+            current.rollback()
+            if exc.connection_invalidated and give_up:
+                raise
+            if not _retryable(exc) or attempt == max_retries:
+                if _retryable(exc) and give_up:
+                    raise
+                log.warning("%srecording %d CDR(s) together failed (%s); recording one by one",
+                            label, len(batch), _first_line(exc))
+                break
+            if summary is not None:
+                summary.retries += 1
+            time.sleep(min(0.05 * 2 ** attempt, 1.0 if give_up else 2.0))
+        finally:
+            if session is None:
+                current.close()
+    current = session if session is not None else session_factory()
+    try:
+        recorded = _record_one_by_one(current, batch, policy, failed_exception=failed_exception)
+        if with_states:
+            recorded = _with_states(current, recorded, policy)
+        current.commit()
+        return recorded
+    except BaseException:
+        current.rollback()
+        raise
+    finally:
+        if session is None:
+            current.close()
 
 
 class _Recorder:
@@ -145,44 +269,13 @@ class _Recorder:
         self.summary = summary
         self.max_retries = max_retries
 
-    def flush(self, batch: list[_Pending]) -> None:
+    def flush(self, batch: list[Pending]) -> None:
         if not batch:
             return
-        for attempt in range(self.max_retries + 1):
-            try:
-                outcomes = self._record(batch)
-                break
-            except DBAPIError as exc:
-                if not _retryable(exc) or attempt == self.max_retries:
-                    log.warning("batch of %d failed (%s); recording item by item", len(batch), exc.orig)
-                    outcomes = self._record_one_by_one(batch)
-                    break
-                self.summary.retries += 1
-                time.sleep(min(0.05 * 2 ** attempt, 2.0))
+        recorded = record_items(self.session_factory, batch, max_retries=self.max_retries, summary=self.summary)
         self.summary.batches += 1
-        for outcome in outcomes:
-            self.summary.add(outcome)
-
-    def _record(self, batch: list[_Pending]) -> list[IngestOutcome]:
-        with self.session_factory() as session:
-            outcomes = [park(session, record_decision(session, p.raw, p.decision, normalised=p.normalised))
-                        for p in batch]
-            session.commit()
-            return outcomes
-
-    def _record_one_by_one(self, batch: list[_Pending]) -> list[IngestOutcome]:
-        outcomes = []
-        with self.session_factory() as session:
-            for pending in batch:
-                try:
-                    with session.begin_nested():
-                        outcomes.append(park(session, record_decision(session, pending.raw, pending.decision,
-                                                                      normalised=pending.normalised)))
-                except DBAPIError as exc:
-                    with session.begin_nested():
-                        outcomes.append(_store_failed(session, pending, exc))
-            session.commit()
-        return outcomes
+        for r in recorded:
+            self.summary.add(r.outcome)
 
 
 def ingest(items: Iterable[Any], pipeline: PipelineLike, session_factory: Callable[[], Session],
@@ -192,13 +285,31 @@ def ingest(items: Iterable[Any], pipeline: PipelineLike, session_factory: Callab
         raise ValueError("batch_size must be at least 1")
     summary = IngestSummary()
     recorder = _Recorder(session_factory, summary, max_retries)
-    batch: list[_Pending] = []
+    batch: list[Any] = []
     for item in items:
-        decision = pipeline.decide_item(item)
-        batch.append(_Pending(raw_text(item), decision, normalised_cdr(pipeline, item, decision)))
+        batch.append(item)
         summary.received += 1
         if len(batch) >= batch_size:
-            recorder.flush(batch)
+            recorder.flush(decide_items(pipeline, batch))
             batch = []
-    recorder.flush(batch)
+    recorder.flush(decide_items(pipeline, batch))
     return summary
+
+
+def decide_items(pipeline: PipelineLike, items: Sequence[Any], session: Session | None = None) -> list[Pending]:
+    """Decide ``items`` with the pure ``pipeline``. When its source can share one session for a
+    batch (``DbSource.sharing``: PostgreSQL), the reference lookups of the batch go through one
+    session (``session``, else one of its own) and the PSP transactions and customers the items
+    refer to are read with one query each up front."""
+    if not items:
+        return []
+    sharing = getattr(getattr(pipeline, "source", None), "sharing", None)
+    scope = (sharing(session, [getattr(item, "data", None) for item in items],
+                     own_parties=getattr(pipeline, "own_parties", None))
+             if sharing is not None else nullcontext())
+    pending = []
+    with scope:
+        for item in items:
+            decision = pipeline.decide_item(item)
+            pending.append(Pending(raw_text(item), decision, normalised_cdr(pipeline, item, decision)))
+    return pending

@@ -15,6 +15,8 @@ from collections import OrderedDict
 from decimal import Decimal
 from typing import Any
 
+from json.encoder import encode_basestring as _encode_str  # what json.dumps(s, ensure_ascii=False) returns
+
 # The most recent texts made by ``canonical_json`` (from values whose dict keys are all strings).
 # Such a text is a fixed point - parsing and re-canonicalising it gives it back - so its content
 # hash is simply its SHA-256: ``content_hash`` skips the parse and the second canonicalisation
@@ -47,19 +49,37 @@ def canonical_json(value: Any) -> str:
 def _canonical(value: Any, plain: list[bool]) -> str:
     """``plain[0]`` is cleared when a dict key is not a string (two keys could then spell the
     same, and the text would not be a fixed point)."""
+    # Hot path (every ingested CDR goes through here twice): the common types are tested by
+    # exact type first; strings are encoded with the json module's C encoder directly (what
+    # ``json.dumps(s, ensure_ascii=False)`` returns, without building an encoder per string).
+    kind = type(value)
+    if kind is str:
+        return _encode_str(value)
+    if kind is dict:
+        if all(type(k) is str for k in value):
+            return "{" + ",".join([_encode_str(k) + ":" + _canonical(value[k], plain) for k in sorted(value)]) + "}"
+        plain[0] = False
+        items = sorted((str(k), v) for k, v in value.items())
+        return "{" + ",".join(f"{_encode_str(k)}:{_canonical(v, plain)}" for k, v in items) + "}"
+    if kind is list:
+        return "[" + ",".join([_canonical(v, plain) for v in value]) + "]"
     if value is None:
         return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float, Decimal)):
         return _number(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return _encode_str(value)
     if isinstance(value, dict):
         if plain[0] and not all(type(k) is str for k in value):
             plain[0] = False
         items = sorted((str(k), v) for k, v in value.items())
-        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{_canonical(v, plain)}" for k, v in items) + "}"
+        return "{" + ",".join(f"{_encode_str(k)}:{_canonical(v, plain)}" for k, v in items) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_canonical(v, plain) for v in value) + "]"
     raise TypeError(f"not a JSON value: {type(value).__name__}")

@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from engine.jsonable import to_jsonable
 from engine.store._sql import insert_ignore, utcnow
 from engine.store.models import ExceptionRecord
 
@@ -28,7 +27,7 @@ def open_exception(session: Session, reason: str, *, dedup_key: str, detail: dic
                    rejected_input_id: int | None = None, now: datetime | None = None) -> tuple[int, bool]:
     """Open an exception unless one with ``dedup_key`` exists: (its id, whether it is new)."""
     new_id = insert_ignore(session, ExceptionRecord, {
-        "dedup_key": dedup_key, "reason": reason, "detail": to_jsonable(detail), "status": "open",
+        "dedup_key": dedup_key, "reason": reason, "detail": detail, "status": "open",
         "cdr_pk": cdr_pk, "decision_id": decision_id, "rejected_input_id": rejected_input_id,
         "created_at": now or utcnow(), "resolved_at": None,
     }, ["dedup_key"])

@@ -20,7 +20,11 @@ The caller owns the transaction.
 ``DbSource`` serves the facts lookups of the pure core from these tables: tokens and PSP
 transactions through indexed queries on every call (a PSP transaction may arrive any second),
 locations and MSP contracts - read for every CDR, changed rarely - from a per-instance cache
-(``cache_ttl`` seconds; cleared at once when this process upserts either kind).
+(``cache_ttl`` seconds; cleared at once when this process upserts either kind). A batch of CDRs
+decided inside ``DbSource.sharing(session, cdrs)`` (the API, ``cdrflow ingest``) reads the PSP
+transactions and the customers/subscriptions its CDRs refer to with one query each up front, in
+the same transaction as the lookups would have run - never a cache across requests, so nothing
+can be stale.
 """
 
 from __future__ import annotations
@@ -488,6 +492,55 @@ _PSP_TRANSACTION = (select(_psp)
                     .order_by(case((_PSP_BY_AUTH, 0), else_=1), _psp.c.updated_at.desc(), _psp.c.id.desc())
                     .limit(1))
 
+# The same, for all values of a batch at once (DbSource.sharing(cdrs=...)); built once (expanding
+# IN parameters), so SQLAlchemy's compiled cache applies.
+_PSP_TRANSACTIONS_OF = select(_psp).where(_psp.c.authorization_reference.in_(bindparam("auths", expanding=True))
+                                          | _psp.c.session_id.in_(bindparam("sids", expanding=True)))
+_CUSTOMERS_BY_TOKENS = (select(_tokens.c.uid.label("token_uid"), _customers,
+                               *[c.label(f"sub_{c.name}") for c in _subscriptions.c])
+                        .select_from(_customers.join(_tokens, _tokens.c.customer_pk == _customers.c.id)
+                                     .outerjoin(_subscriptions, _subscriptions.c.customer_id == _customers.c.customer_id))
+                        .where(_tokens.c.uid.in_(bindparam("uids", expanding=True)))
+                        .order_by(_subscriptions.c.valid_from, _subscriptions.c.id))
+
+
+class _Renamed:
+    """The columns of a row whose labels carry a prefix, by their own names (for record_from_row)."""
+
+    __slots__ = ("_mapping", "_prefix")
+
+    def __init__(self, mapping: Any, prefix: str):
+        self._mapping, self._prefix = mapping, prefix
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._mapping[self._prefix + name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+@dataclass
+class _Prefetched:
+    """What ``DbSource.sharing(cdrs=...)`` read for a batch: the values asked for, and the rows."""
+
+    auths: set[str]
+    sids: set[str]
+    uids: set[str]
+    psp: list[Any] = field(default_factory=list)
+    customers: dict[str, dict[str, Any]] = field(default_factory=dict)      # token uid -> customer
+    subscriptions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # customer id -> ordered
+
+    def psp_transaction(self, auth: str | None, sid: str | None) -> dict[str, Any] | None:
+        """``_PSP_TRANSACTION`` over the rows read: a match on authorization_reference wins over
+        one on session_id; the newest (updated_at, then id) wins within each."""
+        for matches in ((lambda r: auth is not None and r.authorization_reference == auth),
+                        (lambda r: sid is not None and r.session_id == sid)):
+            rows = [r for r in self.psp if matches(r)]
+            if rows:
+                newest = max(rows, key=lambda r: (r.updated_at, r.id))
+                return record_from_row(SPECS["psp_transactions"], newest)
+        return None
+
 
 class DbSource:
     """The FactSource of the embedded default: reference data from the database.
@@ -519,28 +572,83 @@ class DbSource:
         self._msps.clear()
 
     @contextmanager
-    def sharing(self) -> Iterator[None]:
+    def sharing(self, session: Session | None = None, cdrs: Iterable[Any] | None = None, *,
+                own_parties: Iterable[str] | None = None) -> Iterator[None]:
         """Within the block this thread's lookups share one session: one pool checkout (and its
         pre-ping) and one transaction instead of one each - what deciding a batch of CDRs wants
         (a few lookups per CDR). PostgreSQL only; on SQLite every transaction takes the write
         lock (see the class doc), so there each lookup keeps its own short session. Reads see the
-        same either way (READ COMMITTED: each statement sees what was committed before it)."""
+        same either way (READ COMMITTED: each statement sees what was committed before it).
+
+        ``session``: share this session (the caller's; it is left open, in its transaction - the
+        API then records the CDRs in the same transaction) instead of a new one.
+
+        ``cdrs``: the CDRs about to be decided (raw or normalised dicts). The PSP transactions
+        matching any of their ``authorization_reference`` / ``session_id`` values, and the
+        customers (with their subscriptions) of their token uids (only tokens issued by one of
+        ``own_parties`` when that is given - the only ones the facts look up), are then read with
+        one query each for the whole block, and lookups of those values are answered from what
+        was read - the same answer as a query of its own at that moment (same rules:
+        authorization_reference before session_id, newest first). Anything else is queried as
+        usual."""
         if self._factory is None or getattr(self._shared, "session", None) is not None:
             yield
             return
-        session = self._factory()
+        own = self._factory() if session is None else session
         try:
-            if session.get_bind().dialect.name != "postgresql":
+            if own.get_bind().dialect.name != "postgresql":
                 yield
                 return
-            self._shared.session = session
+            self._shared.session = own
             try:
+                if cdrs is not None:
+                    self._prefetch(own, list(cdrs), own_parties)
                 yield
             finally:
                 self._shared.session = None
+                self._shared.prefetched = None
         finally:
-            session.rollback()
-            session.close()
+            if session is None:
+                own.rollback()
+                own.close()
+
+    def _prefetch(self, session: Session, cdrs: list[Any], own_parties: Iterable[str] | None) -> None:
+        own = {str(p).upper() for p in own_parties} if own_parties is not None else None
+        auths: set[str] = set()
+        sids: set[str] = set()
+        uids: set[str] = set()
+        for cdr in cdrs:
+            if not isinstance(cdr, dict):
+                continue
+            for name, into in (("authorization_reference", auths), ("session_id", sids)):
+                value = cdr.get(name)
+                if isinstance(value, str) and value:
+                    into.add(value)
+            token = cdr.get("cdr_token")
+            if isinstance(token, dict) and token.get("uid"):
+                country, party = token.get("country_code"), token.get("party_id")
+                if own is None or (country and party and f"{str(country).upper()}*{str(party).upper()}" in own):
+                    uids.add(str(token["uid"]).upper())
+        found = _Prefetched(auths, sids, uids)
+        if auths or sids:
+            found.psp = list(session.execute(_PSP_TRANSACTIONS_OF, {"auths": sorted(auths), "sids": sorted(sids)}))
+        if uids:
+            # customers with their subscriptions in one statement (ordered as _SUBSCRIPTIONS_OF)
+            seen: dict[str, set[Any]] = {}
+            for r in session.execute(_CUSTOMERS_BY_TOKENS, {"uids": sorted(uids)}):
+                customer = found.customers.get(r.token_uid)
+                if customer is None:
+                    customer = found.customers[r.token_uid] = record_from_row(SPECS["customers"], r)
+                    found.subscriptions.setdefault(customer["id"], [])
+                    seen.setdefault(customer["id"], set())
+                if r.sub_id is not None and r.sub_id not in seen[customer["id"]]:
+                    seen[customer["id"]].add(r.sub_id)
+                    found.subscriptions[customer["id"]].append(record_from_row(
+                        SPECS["subscriptions"], _Renamed(r._mapping, "sub_")))
+        self._shared.prefetched = found
+
+    def _prefetched(self) -> "_Prefetched | None":
+        return getattr(self._shared, "prefetched", None)
 
     @contextmanager
     def _reading(self) -> Iterator[Session]:
@@ -564,11 +672,18 @@ class DbSource:
     # SQLAlchemy's compiled cache applies (building a statement costs more than running it).
 
     def customer_by_token(self, uid: str) -> dict[str, Any] | None:
+        found = self._prefetched()
+        if found is not None and str(uid).upper() in found.uids:
+            customer = found.customers.get(str(uid).upper())
+            return dict(customer) if customer is not None else None
         with self._reading() as session:
             row = session.execute(_CUSTOMER_BY_TOKEN, {"uid": str(uid).upper()}).one_or_none()
         return record_from_row(SPECS["customers"], row) if row is not None else None
 
     def subscriptions_of(self, customer_id: str) -> list[dict[str, Any]]:
+        found = self._prefetched()
+        if found is not None and customer_id in found.subscriptions:
+            return [dict(r) for r in found.subscriptions[customer_id]]
         with self._reading() as session:
             rows = session.execute(_SUBSCRIPTIONS_OF, {"customer_id": customer_id}).all()
         return [record_from_row(SPECS["subscriptions"], r) for r in rows]
@@ -588,6 +703,9 @@ class DbSource:
         auth, sid = authorization_reference or None, session_id or None
         if auth is None and sid is None:
             return None
+        found = self._prefetched()
+        if found is not None and (auth is None or auth in found.auths) and (sid is None or sid in found.sids):
+            return found.psp_transaction(auth, sid)
         with self._reading() as session:
             row = session.execute(_PSP_TRANSACTION, {"auth": auth, "sid": sid}).first()
         return record_from_row(SPECS["psp_transactions"], row) if row is not None else None

@@ -170,8 +170,11 @@ class ForkServer:
         if kill_after is not None and done is None:
             done = self._line(kill_after)
             if done is None:       # still running: kill it
-                os.kill(pid, signal.SIGKILL)
-                killed = True
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    killed = True
+                except ProcessLookupError:  # it ended (and was reaped) between the wait and the kill
+                    pass
         if done is None:
             done = self._line(timeout)
             assert done is not None, f"cdrflow {' '.join(args)} did not finish in {timeout} s"

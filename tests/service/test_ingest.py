@@ -136,29 +136,29 @@ def test_a_crash_loses_at_most_the_batch_in_flight_and_a_rerun_resumes(session_f
 
 
 def test_a_locked_database_is_retried(session_factory, monkeypatch):
-    real = ingest_module._Recorder._record
+    real = ingest_module._record_together
     failures = iter([True, False, False, False])
 
-    def flaky(self, batch):
+    def flaky(session, batch, policy):
         if next(failures, False):
             raise OperationalError("COMMIT", {}, Exception("database is locked"))
-        return real(self, batch)
+        return real(session, batch, policy)
 
-    monkeypatch.setattr(ingest_module._Recorder, "_record", flaky)
+    monkeypatch.setattr(ingest_module, "_record_together", flaky)
     summary = ingest(corpus(5), Pipeline(), session_factory, batch_size=100)
     assert summary.retries == 1 and summary.new == 6
     assert counts(session_factory)[0] == 6
 
 
 def test_an_item_that_cannot_be_stored_is_kept_and_does_not_stop_the_rest(session_factory, monkeypatch):
-    real = ingest_module.record_decision
+    real = ingest_module.record_decisions
 
-    def poisoned(session, raw, decision, **kw):
-        if decision.key and decision.cdr_id == "CDR-0002":
+    def poisoned(session, entries, **kw):
+        if any(decision.key and decision.cdr_id == "CDR-0002" for _, decision, _ in entries):
             raise DBAPIError("INSERT", {}, Exception("value too long for type character varying(16)"))
-        return real(session, raw, decision, **kw)
+        return real(session, entries, **kw)
 
-    monkeypatch.setattr(ingest_module, "record_decision", poisoned)
+    monkeypatch.setattr(ingest_module, "record_decisions", poisoned)
     summary = ingest(corpus(5), Pipeline(), session_factory, batch_size=100)
     assert (summary.new, summary.rejected) == (5, 2)
     with session_factory() as s:

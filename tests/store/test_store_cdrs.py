@@ -158,3 +158,77 @@ def test_same_id_from_another_party_is_another_cdr(session):
     assert record_decision(session, raw_cdr("CDR-1", party=("NL", "WZP")), other).outcome == "new"
     session.commit()
     assert count(session, Cdr) == 2
+
+
+# --- record_decisions: a batch at once, the same outcomes as one by one ----------------------------------
+
+
+def _batch():
+    """New, exception, rejected-with-key, keyless, a duplicate and a conflict within the batch,
+    and a resend of a CDR stored before the batch."""
+    invalid = [{"path": "id", "code": "required", "message": "missing"}]
+    return [
+        (raw_cdr("CDR-1"), make_decision("CDR-1"), {"id": "CDR-1"}),
+        (raw_cdr("CDR-2"), make_decision("CDR-2", stream=None, exception={"reason": "NO_RULE_MATCHED"}), None),
+        (raw_cdr("CDR-3"), make_decision("CDR-3", stream=None, errors=invalid), None),
+        ('{"no": "key"}', make_decision("x", stream=None, key=None, errors=invalid), None),
+        (raw_cdr("CDR-1", pretty=True), make_decision("CDR-1", stream="msp"), None),      # duplicate of [0]
+        (raw_cdr("CDR-2", energy="99"), make_decision("CDR-2"), None),                  # conflict with [1]
+        (raw_cdr("CDR-0"), make_decision("CDR-0"), None),                               # stored before
+        ('{"no": "key"}', make_decision("x", stream=None, key=None, errors=invalid), None),  # same keyless again
+        (raw_cdr("CDR-0", energy="1"), make_decision("CDR-0"), None),                   # conflict with stored
+    ]
+
+
+def _state(session):
+    cdrs = sorted((c.cdr_id, c.state, c.content_hash, c.raw_json) for c in session.execute(select(Cdr)).scalars())
+    decisions = sorted((d.cdr.cdr_id, d.stream, d.is_current, d.exception_reason, repr(d.facts), repr(d.errors))
+                       for d in session.execute(select(DecisionRecord)).scalars())
+    exceptions = sorted((e.reason, e.status, e.dedup_key.split(":")[0], e.cdr_pk is not None)
+                        for e in session.execute(select(ExceptionRecord)).scalars())
+    rejected = count(session, RejectedInput)
+    return cdrs, decisions, exceptions, rejected
+
+
+@pytest.mark.parametrize("batch_size", [1, 4, 9])
+def test_record_decisions_gives_the_outcomes_of_record_decision_one_by_one(session_factory, batch_size):
+    from engine.store.cdrs import record_decisions
+
+    now = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    results = {}
+    for how in ("one_by_one", "together"):
+        with session_factory() as s:
+            for model in (ExceptionRecord, DecisionRecord, Cdr, RejectedInput):
+                s.query(model).delete()
+            record_decision(s, raw_cdr("CDR-0"), make_decision("CDR-0"), now=now)
+            entries = _batch()
+            if how == "one_by_one":
+                outcomes = [record_decision(s, raw, d, normalised=n, now=now) for raw, d, n in entries]
+            else:
+                outcomes = []
+                for i in range(0, len(entries), batch_size):
+                    outcomes += record_decisions(s, entries[i:i + batch_size], now=now)
+            s.commit()
+            shown = [(o.outcome, o.exception_reason, o.decision.to_json() if o.decision else None,
+                      o.cdr_pk is not None, o.rejected_input_id is not None, o.exception_id is not None)
+                     for o in outcomes]
+            results[how] = (shown, _state(s))
+    assert results["together"] == results["one_by_one"]
+    outcomes = [o[0] for o in results["together"][0]]
+    assert outcomes == ["new", "new", "rejected", "rejected", "duplicate", "conflict", "duplicate", "duplicate",
+                        "conflict"]
+
+
+def test_record_decisions_stores_json_like_record_decision(session):
+    from engine.store.cdrs import record_decisions
+
+    record_decisions(session, [(raw_cdr("CDR-1"), make_decision("CDR-1"), {"id": "CDR-1", "n": 1}),
+                               (raw_cdr("CDR-2"), make_decision("CDR-2", stream=None), None)])
+    session.commit()
+    one = session.execute(select(DecisionRecord).join(Cdr).where(Cdr.cdr_id == "CDR-1")).scalar_one()
+    assert one.facts["psp"]["amount"] == "12.34" and one.pricing == {"total_cost": {"excl_vat": "4.40"}}
+    assert one.errors is None and one.exception is None and one.cdr.normalised_json == {"id": "CDR-1", "n": 1}
+    two = session.execute(select(DecisionRecord).join(Cdr).where(Cdr.cdr_id == "CDR-2")).scalar_one()
+    assert two.pricing is None and two.cdr.normalised_json is None  # SQL NULL, not JSON null
+    assert session.execute(select(func.count()).select_from(DecisionRecord)
+                           .where(DecisionRecord.pricing.is_(None))).scalar_one() == 1

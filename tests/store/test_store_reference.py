@@ -310,3 +310,60 @@ def test_two_loaders_pushing_the_same_records_make_one_row_each(session_factory)
     assert sum(r.unchanged for r in results) == 30
     with session_factory() as s:
         assert count(s, PspTransaction) == 30
+
+
+def test_sharing_with_prefetch_answers_like_a_query_per_lookup(session_factory):
+    """DbSource.sharing(session, cdrs): the PSP transactions, customers and subscriptions of a
+    batch are read up front; every lookup answers exactly what its own query would."""
+    with session_factory() as s:
+        load_samples(s)
+        upsert_records(s, "psp_transactions", [
+            psp("pi_a1", authorization_reference="A-1", session_id="S-1"),
+            psp("pi_s1", authorization_reference=None, session_id="S-1"),
+            psp("pi_s2", authorization_reference="A-2", session_id="S-2"),
+        ], now=T0)
+        upsert_records(s, "psp_transactions", [psp("pi_a1_retry", authorization_reference="A-1", session_id=None,
+                                                   status="failed"),
+                                               psp("pi_s1_new", authorization_reference=None, session_id="S-1")],
+                       now=T1)
+        customers = export_records(s, "customers")
+        s.commit()
+    tokens = [t for c in customers for t in c["tokens"]] + ["NO-SUCH-TOKEN"]
+    pairs = [("A-1", "S-1"), ("A-1", None), (None, "S-1"), ("A-9", "S-1"), ("A-2", "S-9"), ("A-9", "S-9"),
+             (None, "S-2"), ("", "S-1"), (None, None)]
+    cdrs = [{"authorization_reference": a, "session_id": sid,
+             "cdr_token": {"country_code": "DE", "party_id": "VLT", "uid": uid.lower()}}
+            for (a, sid), uid in zip(pairs * 3, tokens)]
+    cdrs.append({"cdr_token": {"country_code": "NL", "party_id": "ABC", "uid": "FOREIGN"}})
+
+    def answers(source):
+        out = [source.psp_transaction(a, sid) for a, sid in pairs + [("A-not-prefetched", None)]]
+        out += [source.customer_by_token(uid) for uid in tokens + ["not-prefetched"]]
+        out += [source.subscriptions_of(c["id"]) for c in customers] + [source.subscriptions_of("C-NONE")]
+        return out
+
+    plain = answers(DbSource(session_factory))
+    assert plain[0]["id"] == "pi_a1_retry" and plain[2]["id"] == "pi_s1_new" and plain[3]["id"] == "pi_s1_new"
+    assert any(plain[len(pairs) + 1:])
+    source = DbSource(session_factory)
+    with session_factory() as session:
+        with source.sharing(session, cdrs, own_parties={"DE*VLT"}):
+            assert answers(source) == plain
+            if session.get_bind().dialect.name == "postgresql":  # read up front: no query per lookup
+                from sqlalchemy import event
+
+                statements = []
+                engine = session.get_bind()
+                listener = lambda *args: statements.append(args[2])  # noqa: E731
+                event.listen(engine, "before_cursor_execute", listener)
+                try:
+                    [source.psp_transaction(a, sid) for a, sid in pairs]
+                    [source.customer_by_token(uid) for uid in tokens]
+                    [source.subscriptions_of(c["id"]) for c in customers]
+                finally:
+                    event.remove(engine, "before_cursor_execute", listener)
+                assert statements == []
+        session.rollback()
+    with source.sharing(None, cdrs):  # a session of its own, every token prefetched
+        assert answers(source) == plain
+    assert answers(source) == plain
