@@ -328,11 +328,24 @@ def payment_text(doc: BillingDocument, texts: Texts) -> list[str]:
     return out
 
 
+# Rows of the PDF's session appendix. An MSP invoice of a busy month has hundreds of thousands of
+# sessions: as PDF rows that is thousands of pages nobody reads and minutes of rendering. The
+# session-list CSV, delivered with every document that has sessions, always holds all of them.
+MAX_APPENDIX_ROWS = 1_000
+
+
 def _session_appendix(doc: BillingDocument, texts: Texts, st: dict[str, ParagraphStyle]) -> list[Any]:
     sessions = doc.sessions
     kind = texts["kind_credit_note"] if doc.doc_type == CREDIT_NOTE else texts["kind_invoice"]
-    total_kwh = sum((s.energy_kwh for s in sessions), Decimal(0))
-    total_amount = sum((s.amount for s in sessions), Decimal(0))
+    total_kwh = total_amount = Decimal(0)
+    count = 0
+    listed = []
+    for s in sessions:               # one pass: a stored list is streamed from the database
+        total_kwh += s.energy_kwh
+        total_amount += s.amount
+        count += 1
+        if count <= MAX_APPENDIX_ROWS:
+            listed.append(s)
     head = ["#", texts["col_ocpi"], texts["col_start"], texts["col_end"], texts["col_kwh"],
             f"{texts['col_amount']} ({doc.currency})", texts["col_location"], texts["col_power"],
             texts["col_category"], texts["col_late"]]
@@ -341,7 +354,7 @@ def _session_appendix(doc: BillingDocument, texts: Texts, st: dict[str, Paragrap
     size = 6.5
     ref_width = widths[1] - 4
     rows: list[list[Any]] = [head]
-    for n, s in enumerate(sessions, start=1):
+    for n, s in enumerate(listed, start=1):
         ref: Any = s.ocpi_reference
         if pdfmetrics.stringWidth(ref, FONT, size) > ref_width:
             ref = _p(ref, st["session"])       # wrap the rare long reference, never cut it
@@ -363,10 +376,13 @@ def _session_appendix(doc: BillingDocument, texts: Texts, st: dict[str, Paragrap
         ("LEFTPADDING", (0, 0), (-1, -1), 2), ("RIGHTPADDING", (0, 0), (-1, -1), 2),
         ("ROWBACKGROUNDS", (0, 1), (-1, -2), [colors.white, colors.HexColor("#f7f9fb")]),
     ], long=True, repeatRows=1)
-    summary = texts.label("appendix_summary", kind=kind, number=doc.number, count=len(sessions),
+    summary = texts.label("appendix_summary", kind=kind, number=doc.number, count=count,
                           kwh=texts.quantity(total_kwh), amount=texts.amount(total_amount, doc.currency))
-    return [PageBreak(), _p(texts["appendix_title"], st["appendix"]), _p(summary, st["subtitle"]),
-            Spacer(1, 4 * mm), table]
+    head_block = [PageBreak(), _p(texts["appendix_title"], st["appendix"]), _p(summary, st["subtitle"])]
+    if count > len(listed):
+        head_block.append(_p(texts.label("appendix_truncated", shown=len(listed), count=count, number=doc.number),
+                             st["small"]))
+    return head_block + [Spacer(1, 4 * mm), table]
 
 
 def build_pdf(doc: BillingDocument, texts: Texts, *, e_invoice: bool = False) -> bytes:

@@ -63,6 +63,8 @@ LABELS: dict[str, dict[str, str]] = {
         "iban": "IBAN",
         "appendix_title": "Anlage: Liste der Ladevorgänge",
         "appendix_summary": "zu {kind} {number} · {count} Ladevorgänge, {kwh} kWh, {amount} netto",
+        "appendix_truncated": "Aufgeführt sind die ersten {shown} von {count} Ladevorgängen; die vollständige "
+                              "Liste enthält die Sitzungsliste (CSV) zu {number}. Die Summenzeile gilt für alle.",
         "col_ocpi": "CDR (OCPI-Referenz)",
         "col_start": "Beginn (UTC)",
         "col_end": "Ende (UTC)",
@@ -122,6 +124,8 @@ LABELS: dict[str, dict[str, str]] = {
         "iban": "IBAN",
         "appendix_title": "Appendix: list of charging sessions",
         "appendix_summary": "of {kind} {number} · {count} sessions, {kwh} kWh, {amount} net",
+        "appendix_truncated": "The first {shown} of {count} sessions are listed; the complete list is the "
+                              "session-list CSV of {number}. The total row covers all of them.",
         "col_ocpi": "CDR (OCPI reference)",
         "col_start": "Start (UTC)",
         "col_end": "End (UTC)",

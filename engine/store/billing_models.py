@@ -24,7 +24,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.store.models import Base
@@ -39,6 +39,9 @@ class BillableItem(Base):
         UniqueConstraint("cdr_pk", name="uq_billable_items_cdr_pk"),
         Index("ix_billable_items_stream_period_key_party_ref", "stream", "period_key", "party_ref"),
         Index("ix_billable_items_stream_own_period", "stream", "own_period"),
+        # late items only (few): counting a period's late sessions (migration 0005)
+        Index("ix_billable_items_late", "stream", "period_key",
+              sqlite_where=text("late"), postgresql_where=text("late")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -20,12 +20,13 @@ its period closed: *late*), is assigned to it. Items that arrive later wait for 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import Numeric, String, and_, case, delete, func, select, update
+from sqlalchemy import Numeric, String, and_, case, cast, delete, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from engine.money import fmt_exact, round_unit_price, to_decimal
@@ -118,7 +119,8 @@ def item_values(stream: str, cdr_pk: int, decision_id: int, key: tuple[str, str,
     return item, rows
 
 
-def _pending(stream: str, limit: int | None):
+def _pending(stream: str, limit: int | None = None):
+    """The stream's current Decisions without an up-to-date item (with their CDRs), in CDR order."""
     items = BillableItem.__table__
     query = (select(Cdr.id, Cdr.country_code, Cdr.party_id, Cdr.cdr_id, Cdr.normalised_json, DecisionRecord.id,
                     DecisionRecord.facts, DecisionRecord.pricing, items.c.id)
@@ -132,24 +134,93 @@ def _pending(stream: str, limit: int | None):
     return query.limit(limit) if limit else query
 
 
-def sync_billable(session: Session, stream: str, *, now: datetime | None = None, limit: int | None = None) -> int:
+def pending_cdrs(session: Session, stream: str, *, since: int | None = None) -> list[int]:
+    """The CDR keys of ``_pending``, found with the narrow columns only (an anti-join of the
+    current Decisions against the items: no CDR or JSON is read when nothing is pending);
+    ``since``: only Decisions with a higher id (made after that one)."""
+    d, i = DecisionRecord, BillableItem
+    up_to_date = (select(i.id).where(i.cdr_pk == d.cdr_pk, (i.decision_id == d.id) | i.period_key.is_not(None))
+                  .exists())
+    query = select(d.cdr_pk).where(d.is_current, d.stream == stream, d.pricing.is_not(None), ~up_to_date)
+    if since is not None:
+        query = query.where(d.id > since)
+    return sorted(session.execute(query).scalars())
+
+
+def last_decision(session: Session) -> int:
+    """The highest Decision id so far (0: none); ``sync_billable(since=...)`` continues from it."""
+    return session.execute(select(func.max(DecisionRecord.id))).scalar_one() or 0
+
+
+SYNC_BATCH = 1_000
+
+
+def _insert_items(session: Session, rows: list[dict[str, Any]]) -> dict[int, int]:
+    """``INSERT ... ON CONFLICT (cdr_pk) DO NOTHING RETURNING id, cdr_pk`` for a batch of items
+    (one statement, SQLAlchemy's insertmanyvalues); {cdr_pk: new item id} of those inserted."""
+    if not rows:
+        return {}
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        raise NotImplementedError(f"cdrflow supports SQLite and PostgreSQL, not {dialect}")
+    module = postgresql if dialect == "postgresql" else sqlite
+    table = BillableItem.__table__
+    stmt = module.insert(table).on_conflict_do_nothing(index_elements=["cdr_pk"]).returning(table.c.id,
+                                                                                            table.c.cdr_pk)
+    return {cdr_pk: item_id for item_id, cdr_pk in session.execute(stmt, rows)}
+
+
+def _analyze(session: Session) -> None:
+    """Fresh planner statistics for the item tables (PostgreSQL), inside the transaction. The
+    foreign-key check of every ``billable_lines`` row keeps the plan PostgreSQL made when
+    ``billable_items`` looked empty - a sequential scan per inserted line, quadratic over a big
+    backlog - until the table's statistics change."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    try:
+        with session.begin_nested():
+            session.execute(text("ANALYZE billable_items"))
+    except Exception:  # not the owner, or whatever: only a speed matter
+        pass
+
+
+def sync_billable(session: Session, stream: str, *, now: datetime | None = None, limit: int | None = None,
+                  batch: int = SYNC_BATCH, commit: bool = False, since: int | None = None) -> int:
     """Create the billable items of ``stream`` for every current Decision without one; the count.
-    The caller commits."""
+
+    The pending CDRs are found first (``pending_cdrs``; ``since`` restricts them to Decisions
+    made after that id), then handled in batches of ``batch``, each written set-wise (one INSERT
+    for the items, one for their lines). ``commit`` True commits every batch (a big backlog then
+    never sits in one transaction, and a crash keeps what was done); otherwise the caller
+    commits. ``limit`` caps the Decisions handled."""
     now = now or utcnow()
+    keys = pending_cdrs(session, stream, since=since)
+    if limit is not None:
+        keys = keys[:limit]
     created = 0
-    for row in session.execute(_pending(stream, limit)).all():
-        cdr_pk, cc, party, cdr_id, cdr, decision_id, facts, pricing, stale = row
-        if stale is not None:  # a replayed Decision: rebuild the waiting item
-            session.execute(delete(BillableLine).where(BillableLine.item_id == stale))
-            session.execute(delete(BillableItem).where(BillableItem.id == stale))
-        item, lines = item_values(stream, cdr_pk, decision_id, (cc, party, cdr_id), cdr or {}, facts or {},
-                                  pricing or {}, now)
-        item_id = insert_ignore(session, BillableItem, item, ["cdr_pk"])
-        if item_id is None:
-            continue
+    analyzed_at = -1
+    for start in range(0, len(keys), batch):
+        chunk = keys[start:start + batch]
+        rows = session.execute(_pending(stream).where(Cdr.id.in_(chunk))).all()
+        stale = [row[8] for row in rows if row[8] is not None]
+        if stale:  # replayed Decisions: rebuild their waiting items
+            session.execute(delete(BillableLine).where(BillableLine.item_id.in_(stale)))
+            session.execute(delete(BillableItem).where(BillableItem.id.in_(stale)))
+        built = [item_values(stream, cdr_pk, decision_id, (cc, party, cdr_id), cdr or {}, facts or {}, pricing or {},
+                             now)
+                 for cdr_pk, cc, party, cdr_id, cdr, decision_id, facts, pricing, _ in rows]
+        ids = _insert_items(session, [item for item, _ in built])
+        lines = [dict(line, item_id=ids[item["cdr_pk"]]) for item, item_lines in built if item["cdr_pk"] in ids
+                 for line in item_lines]
+        total = created + len(ids)
+        if lines and total >= batch and (analyzed_at < 0 or total >= 10 * analyzed_at):
+            _analyze(session)   # a backlog: before the lines' FK checks use a stale plan
+            analyzed_at = total
         if lines:
-            session.execute(BillableLine.__table__.insert(), [dict(line, item_id=item_id) for line in lines])
-        created += 1
+            session.execute(BillableLine.__table__.insert(), lines)
+        created = total
+        if commit:
+            session.commit()
     return created
 
 
@@ -209,6 +280,44 @@ def mark_billed(session: Session, stream: str, period_key: str, party_ref: str, 
 def count_late(session: Session, stream: str, period_key: str) -> int:
     return session.execute(select(func.count()).select_from(BillableItem).where(
         BillableItem.stream == stream, BillableItem.period_key == period_key, BillableItem.late)).scalar_one()
+
+
+def period_counts(session: Session, stream: str, period_key: str, party_ref: str) -> tuple[int, int]:
+    """(sessions, late sessions) of the party in the period: the items, counted in SQL."""
+    n, late = session.execute(select(func.count(), func.sum(case((BillableItem.late, 1), else_=0)))
+                              .where(*_line_filter(stream, period_key, party_ref))).one()
+    return int(n or 0), int(late or 0)
+
+
+_CENTRE_NETS_OF_IDS = text(
+    "SELECT i.cost_centre, sum(i.net) FROM billable_items i "
+    "JOIN unnest(CAST(:ids AS text[])) AS d(cdr_id) ON d.cdr_id = i.cdr_id "
+    "WHERE i.stream = :stream AND i.period_key = :period_key AND i.party_ref = :party_ref "
+    "GROUP BY i.cost_centre").columns(cost_centre=String, net=_NUM)
+
+
+def centre_nets(session: Session, stream: str, period_key: str, party_ref: str,
+                cdr_ids: Iterable[str] | None = None) -> dict[str | None, Decimal]:
+    """{cost centre: summed net} of the party's items in the period - all of them, or those of
+    ``cdr_ids`` (unique ids) - summed in SQL on PostgreSQL, as Decimals over plain rows on SQLite."""
+    where = _line_filter(stream, period_key, party_ref)
+    out: dict[str | None, Decimal] = {}
+    if session.get_bind().dialect.name != "postgresql":
+        wanted = None if cdr_ids is None else {str(c) for c in cdr_ids}
+        rows = session.execute(select(BillableItem.cdr_id, BillableItem.cost_centre, BillableItem.net).where(*where))
+        for cdr_id, centre, net in rows:
+            if wanted is None or cdr_id in wanted:
+                out[centre] = out.get(centre, Decimal(0)) + net
+        return out
+    if cdr_ids is None:
+        rows = session.execute(select(BillableItem.cost_centre, func.sum(BillableItem.net, type_=_NUM))
+                               .where(*where).group_by(BillableItem.cost_centre))
+    else:
+        rows = session.execute(_CENTRE_NETS_OF_IDS, {"ids": [str(c) for c in cdr_ids], "stream": stream,
+                                                     "period_key": period_key, "party_ref": party_ref})
+    for centre, net in rows:
+        out[centre] = Decimal(net)
+    return out
 
 
 def period_items(session: Session, stream: str, period_key: str, party_ref: str) -> list[BillableItem]:
@@ -288,6 +397,23 @@ def _line_filter(stream: str, period_key: str, party_ref: str):
     return (BillableItem.stream == stream, BillableItem.period_key == period_key, BillableItem.party_ref == party_ref)
 
 
+def _hash_aggregated(session: Session, query: Any) -> list[Any]:
+    """The rows of a PostgreSQL ``GROUP BY`` with ``array_agg``, planned as a hash aggregate.
+
+    The planner budgets every group of an ``array_agg`` at several KB and guesses the number of
+    groups from the columns' statistics (up to one per input row), so it sorts the input by all
+    the grouping columns instead (40 % of the query); the real groups are a few dozen per party.
+    ``enable_sort`` is off for this one statement only (``set_config(..., true)`` is
+    transaction-local - a failed statement's rollback drops it - and it is set back right
+    after); a hash aggregate that outgrows ``work_mem`` spills to disk, it does not fail."""
+    conn = session.connection()
+    previous = conn.execute(text("SELECT current_setting('enable_sort')")).scalar_one()
+    conn.execute(text("SELECT set_config('enable_sort', 'off', true)"))
+    rows = list(conn.execute(query))
+    conn.execute(text("SELECT set_config('enable_sort', :value, true)"), {"value": previous})
+    return rows
+
+
 def period_groups(session: Session, stream: str, period_key: str, party_ref: str, *,
                   by_cost_centre: bool = False) -> list[LineGroup]:
     """The period's lines aggregated in SQL (see the module doc for the two dialect paths);
@@ -300,16 +426,17 @@ def period_groups(session: Session, stream: str, period_key: str, party_ref: str
             .where(*_line_filter(stream, period_key, party_ref)).group_by(*keys))
     postgres = session.get_bind().dialect.name == "postgresql"
     if postgres:
+        # no DISTINCT in the aggregate (a sort per group): the ids are made unique in Python
         query = base.add_columns(*keys, func.sum(lines.c.quantity, type_=_NUM), func.sum(lines.c.net, type_=_NUM),
-                                 func.array_agg(BillableItem.cdr_id.distinct()),
-                                 func.array_agg(BillableItem.cdr_id.distinct()).filter(BillableItem.credit))
+                                 func.array_agg(BillableItem.cdr_id),
+                                 func.array_agg(BillableItem.cdr_id).filter(BillableItem.credit))
     else:
         query = base.add_columns(*keys, func.group_concat(lines.c.quantity, _SEP, type_=_TEXT),
                                  func.group_concat(lines.c.net, _SEP, type_=_TEXT),
                                  func.group_concat(BillableItem.cdr_id, _SEP),
                                  func.group_concat(case((BillableItem.credit, BillableItem.cdr_id), else_=None), _SEP))
     out = []
-    for row in session.execute(query):
+    for row in _hash_aggregated(session, query) if postgres else session.execute(query):
         width = len(_GROUP_COLUMNS) + (1 if by_cost_centre else 0)
         values = dict(zip(_GROUP_COLUMNS, row[:len(_GROUP_COLUMNS)]))
         centre = row[len(_GROUP_COLUMNS)] if by_cost_centre else None
@@ -335,15 +462,37 @@ def period_groups(session: Session, stream: str, period_key: str, party_ref: str
     return out
 
 
-def period_summary(session: Session, stream: str, period_key: str, party_ref: str) -> list[CategoryTotals]:
-    """Sessions, kWh, minutes and net by power type x location category, aggregated in SQL."""
+@dataclass
+class PeriodOverview:
+    """One pass over a party's items of a period: the summary by power type x category, the
+    number of sessions (items) and late ones, the id of the newest item (by session date, then
+    id) and the net by cost centre."""
+
+    summary: list[CategoryTotals]
+    sessions: int
+    late: int
+    newest_item: int | None
+    centre_nets: dict[str | None, Decimal] = field(default_factory=dict)   # all items' net by cost centre
+
+
+_ID_WIDTH = 12
+
+
+def period_overview(session: Session, stream: str, period_key: str, party_ref: str) -> PeriodOverview:
+    """``period_summary`` plus counts and the newest item, aggregated in the same SQL pass.
+    The newest item is the greatest ``session_date`` + zero-padded id text (both fixed width)."""
     items = BillableItem
     sessions = func.sum(case((items.credit, -1), else_=1))
     late = func.sum(case((items.late, 1), else_=0))
-    base = (select(items.power_type, items.category, sessions, late)
-            .where(*_line_filter(stream, period_key, party_ref))
-            .group_by(items.power_type, items.category).order_by(items.power_type, items.category))
     postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        newest = func.max(items.session_date + func.lpad(cast(items.id, String), _ID_WIDTH, "0"))
+    else:
+        newest = func.max(items.session_date + func.printf(f"%0{_ID_WIDTH}d", items.id))
+    base = (select(items.power_type, items.category, items.cost_centre, sessions, late, func.count(), newest)
+            .where(*_line_filter(stream, period_key, party_ref))
+            .group_by(items.power_type, items.category, items.cost_centre)
+            .order_by(items.power_type, items.category))
     if postgres:
         query = base.add_columns(func.sum(items.energy_kwh, type_=_NUM), func.sum(items.minutes, type_=_NUM),
                                  func.sum(items.net, type_=_NUM))
@@ -351,15 +500,37 @@ def period_summary(session: Session, stream: str, period_key: str, party_ref: st
         query = base.add_columns(func.group_concat(items.energy_kwh, _SEP, type_=_TEXT),
                                  func.group_concat(items.minutes, _SEP, type_=_TEXT),
                                  func.group_concat(items.net, _SEP, type_=_TEXT))
-    out = []
-    for power, category, n, n_late, energy, minutes, net in session.execute(query):
-        if not postgres:
+    totals: dict[tuple[str | None, str | None], list[Any]] = {}
+    centres: dict[str | None, Decimal] = {}
+    count = late_count = 0
+    top: str | None = None
+    for power, category, centre, n, n_late, rows, key, energy, minutes, net in session.execute(query):
+        if postgres:
+            energy, minutes, net = Decimal(energy), Decimal(minutes), Decimal(net)
+        else:
             energy, minutes, net = _split_sum(energy), _split_sum(minutes), _split_sum(net)
-        out.append(CategoryTotals(power, category, int(n or 0), _norm(Decimal(energy)), _norm(Decimal(minutes)),
-                                  Decimal(net).quantize(Decimal("0.01")), int(n_late or 0)))
-    return out
+        acc = totals.setdefault((power, category), [0, 0, Decimal(0), Decimal(0), Decimal(0)])
+        acc[0] += int(n or 0)
+        acc[1] += int(n_late or 0)
+        acc[2] += energy
+        acc[3] += minutes
+        acc[4] += net
+        centres[centre] = centres.get(centre, Decimal(0)) + net
+        count += int(rows or 0)
+        late_count += int(n_late or 0)
+        if key is not None and (top is None or key > top):
+            top = key
+    out = [CategoryTotals(power, category, n, _norm(energy), _norm(minutes), net.quantize(Decimal("0.01")), n_late)
+           for (power, category), (n, n_late, energy, minutes, net) in totals.items()]
+    return PeriodOverview(out, count, late_count, int(top[-_ID_WIDTH:]) if top else None, centres)
 
 
-__all__ = ["ALL_PARTIES", "CategoryTotals", "LineGroup", "assign_period", "count_late", "ensure_period", "mark_billed",
-           "parties_in", "period_groups", "period_items", "period_status", "period_summary", "sync_billable",
-           "waiting_earlier"]
+def period_summary(session: Session, stream: str, period_key: str, party_ref: str) -> list[CategoryTotals]:
+    """Sessions, kWh, minutes and net by power type x location category, aggregated in SQL."""
+    return period_overview(session, stream, period_key, party_ref).summary
+
+
+__all__ = ["ALL_PARTIES", "CategoryTotals", "LineGroup", "assign_period", "centre_nets", "count_late", "ensure_period",
+           "last_decision", "mark_billed", "parties_in", "pending_cdrs", "period_counts", "period_groups",
+           "PeriodOverview", "period_overview",
+           "period_items", "period_status", "period_summary", "sync_billable", "waiting_earlier"]

@@ -17,10 +17,11 @@ Business keys: ``adhoc:<COUNTRY>*<PARTY>*<CDR id>`` (one per CDR, credit CDRs ha
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -29,7 +30,7 @@ from engine.documents.model import BillingDocument, Party, Payment, SessionRef
 from engine.money import to_decimal
 from engine.rates.model import PriceLine, StreamPrice
 from engine.store._sql import insert_ignore, utcnow
-from engine.store.billing_models import DocumentClaim
+from engine.store.billing_models import BillableItem, DocumentClaim
 from engine.store.numbers import next_number
 from engine.store.outbox import enqueue
 
@@ -39,6 +40,10 @@ PAYMENT_KIND = "provider.payment"
 EMAIL_KIND = "email"
 PROVIDER_KINDS = (ISSUE_KIND, VOID_KIND, PAYMENT_KIND)
 PLACEHOLDER_NUMBER = "(unnumbered)"
+SESSION_LIST = "session_list"   # metadata key: the session list is read from billable_items
+_ZERO = Decimal(0)
+
+log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- keys
@@ -172,8 +177,11 @@ def session_from_json(data: Mapping[str, Any]) -> SessionRef:
                       category=data.get("category"), late=bool(data.get("late")))
 
 
-def document_from_json(data: Mapping[str, Any]) -> BillingDocument:
-    """The inverse of ``BillingDocument.to_json()`` (the price's lines are authoritative)."""
+def document_from_json(data: Mapping[str, Any], session: Session | None = None) -> BillingDocument:
+    """The inverse of ``BillingDocument.to_json()`` (the price's lines are authoritative).
+
+    A period document whose session list stays in ``billable_items`` (``metadata.session_list``,
+    see ``StoredSessions``) gets it as a ``StoredSessions`` read through ``session``."""
     payment = dict(data.get("payment") or {})
     period = data.get("period") or {}
     return BillingDocument(
@@ -184,9 +192,124 @@ def document_from_json(data: Mapping[str, Any]) -> BillingDocument:
         payment=Payment(terms_days=payment.get("terms_days"), due_date=_date(payment.get("due_date")),
                         iban=payment.get("iban"), psp_reference=payment.get("psp_reference"),
                         paid_amount=_dec(payment.get("paid_amount"))),
-        sessions=tuple(session_from_json(s) for s in data.get("sessions") or ()),
+        sessions=_sessions_of(data, session),
         notes=tuple(data.get("notes") or ()), preceding_number=data.get("preceding_number"),
         period_key=data.get("period_key"), metadata=dict(data.get("metadata") or {}))
+
+
+def _sessions_of(data: Mapping[str, Any], session: Session | None) -> Sequence[SessionRef]:
+    listed = data.get("sessions")
+    ref = (data.get("metadata") or {}).get(SESSION_LIST)
+    if listed or not isinstance(ref, Mapping):
+        return tuple(session_from_json(s) for s in listed or ())
+    if session is None:
+        log.warning("document %s: its session list is in billable_items, but no database session was given",
+                    data.get("number"))
+        return ()
+    return StoredSessions(session, stream=ref["stream"], period_key=ref["period_key"], party_ref=ref["party_ref"],
+                          count=int(ref.get("count") or 0), document_number=data.get("number"))
+
+
+# --------------------------------------------------------------------------- stored session lists
+
+_SESSION_COLUMNS = (BillableItem.cdr_id, BillableItem.session_id, BillableItem.start_at, BillableItem.end_at,
+                    BillableItem.energy_kwh, BillableItem.net, BillableItem.cdr_ref, BillableItem.location_id,
+                    BillableItem.power_type, BillableItem.category, BillableItem.late)
+STREAM_BATCH = 5_000
+
+
+def session_ref_of(row: Any) -> SessionRef:
+    """A ``SessionRef`` from a ``billable_items`` row (ORM object or a row of ``_SESSION_COLUMNS``)."""
+    energy = row.energy_kwh
+    return SessionRef(cdr_id=row.cdr_id, session_id=row.session_id, start=row.start_at, end=row.end_at or row.start_at,
+                      energy_kwh=Decimal(format(energy.normalize(), "f")) if energy else _ZERO,
+                      amount=row.net, ocpi_reference=row.cdr_ref, location_id=row.location_id,
+                      power_type=row.power_type, category=row.category, late=bool(row.late))
+
+
+class StoredSessions(Sequence[SessionRef]):
+    """The session list of a period document, kept where it already is: the party's
+    ``billable_items`` of the period (ordered by start, id). Iterating streams the rows through
+    ``session`` (a server-side cursor on PostgreSQL, ``yield_per``); nothing is held in memory,
+    and the document's JSON on its claim carries only ``metadata.session_list`` (stream, period,
+    party, count) instead of every session. ``len()`` is the count recorded when the document
+    was made; indexing reads the whole list once.
+
+    Once the document is issued its items carry its number (``mark_billed`` in the same
+    transaction), so a list bound to a ``document_number`` reads exactly the document's items."""
+
+    def __init__(self, session: Session, *, stream: str, period_key: str, party_ref: str, count: int,
+                 document_number: str | None = None):
+        self.session = session
+        self.stream, self.period_key, self.party_ref = stream, period_key, party_ref
+        self.count = count
+        self.document_number = document_number
+        self._list: list[SessionRef] | None = None
+
+    def reference(self) -> dict[str, Any]:
+        """What ``metadata.session_list`` records."""
+        return {"source": "billable_items", "stream": self.stream, "period_key": self.period_key,
+                "party_ref": self.party_ref, "count": self.count}
+
+    def query(self) -> Any:
+        query = (select(*_SESSION_COLUMNS)
+                 .where(BillableItem.stream == self.stream, BillableItem.period_key == self.period_key,
+                        BillableItem.party_ref == self.party_ref)
+                 .order_by(BillableItem.start_at, BillableItem.id))
+        if self.document_number is not None and self.document_number != PLACEHOLDER_NUMBER:
+            query = query.where(BillableItem.document_number == self.document_number)
+        return query.execution_options(yield_per=STREAM_BATCH)
+
+    def rows(self) -> Iterator[Any]:
+        """The rows (``_SESSION_COLUMNS``), streamed. Outside a transaction the read gets one of
+        its own, ended after the last row (a closed session is reusable; on SQLite an open read
+        transaction would hold the write lock)."""
+        session = self.session
+        own = not session.in_transaction()
+        try:
+            yield from session.execute(self.query())
+        finally:
+            if own:
+                session.rollback()
+
+    def __iter__(self) -> Iterator[SessionRef]:
+        if self._list is not None:
+            return iter(self._list)
+        return (session_ref_of(row) for row in self.rows())
+
+    def __len__(self) -> int:
+        return self.count if self._list is None else len(self._list)
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def __getitem__(self, index: Any) -> Any:
+        if self._list is None:
+            self._list = list(self)
+        return self._list[index]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, StoredSessions):
+            return (self.reference(), self.document_number) == (other.reference(), other.document_number)
+        if isinstance(other, Sequence):
+            return len(self) == len(other) and list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (f"StoredSessions({self.stream}:{self.period_key}:{self.party_ref}, {self.count} sessions"
+                f"{', ' + self.document_number if self.document_number else ''})")
+
+
+def document_json(document: BillingDocument) -> dict[str, Any]:
+    """``document.to_json()`` for the claim: a stored session list is referenced, not copied."""
+    sessions = document.sessions
+    if isinstance(sessions, StoredSessions):
+        metadata = dict(document.metadata)
+        metadata[SESSION_LIST] = sessions.reference()
+        return replace(document, sessions=(), metadata=metadata).to_json()
+    return document.to_json()
 
 
 # --------------------------------------------------------------------------- issuing
@@ -231,9 +354,14 @@ def issue(session: Session, document: BillingDocument, *, business_key: str, par
     if claim_id is None:
         return Issued(business_key, claimed_number(session, business_key), None, False)
     number = next_number(session, document.stream, document.issue_date.year, now=now)
-    numbered = replace(document, number=number, metadata=dict(document.metadata, business_key=business_key))
+    sessions = document.sessions
+    if isinstance(sessions, StoredSessions):   # from now on: the items billed on this number
+        sessions = StoredSessions(sessions.session, stream=sessions.stream, period_key=sessions.period_key,
+                                  party_ref=sessions.party_ref, count=sessions.count, document_number=number)
+    numbered = replace(document, number=number, sessions=sessions,
+                       metadata=dict(document.metadata, business_key=business_key))
     session.execute(update(DocumentClaim).where(DocumentClaim.id == claim_id)
-                    .values(number=number, document=numbered.to_json()))
+                    .values(number=number, document=document_json(numbered)))
     enqueue(session, ISSUE_KIND, {"business_key": business_key, "number": number, "stream": document.stream},
             issue_message_key(business_key), now=now)
     return Issued(business_key, number, numbered, True)
@@ -251,7 +379,7 @@ def claimed_document(session: Session, number: str) -> BillingDocument | None:
     claim = load_claim(session, number=number)
     if claim is None or not claim.document:
         return None
-    return document_from_json(claim.document)
+    return document_from_json(claim.document, session)
 
 
 def sum_totals(documents: Iterable[BillingDocument]) -> tuple[Decimal, Decimal, Decimal]:

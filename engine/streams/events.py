@@ -74,7 +74,7 @@ def _on_issued(session: Session, payload: dict[str, Any], run: EventRun, now: da
     number = payload["number"]
     claim = _claim(session, number)
     row = _document_row(session, number)
-    doc = document_from_json(claim.document) if claim is not None and claim.document else None
+    doc = document_from_json(claim.document, session) if claim is not None and claim.document else None
     if row is None:
         if doc is None:
             log.warning("issued event for unknown document %s", number)

@@ -6,10 +6,13 @@ A period is one ``billing_periods`` row per (stream, YYYY-MM) with party ``*``:
 
 ``prepare`` runs once, in one transaction, under the row lock (``SELECT ... FOR UPDATE``): it
 turns the stream's new Decisions into billable items and assigns the waiting ones of the
-period - and the late ones of earlier closed periods - to it, then marks it ``closing``. Items
-that arrive after that wait for the next period (they are late once this one is closed). A
-close that stops half-way leaves the period ``closing``; running it again skips ``prepare`` and
-issues what is missing (documents already issued are recognised by their business keys).
+period - and the late ones of earlier closed periods - to it, then marks it ``closing``. (A big
+backlog of new Decisions is turned into items just before, in committed batches - idempotent, so
+a racing closer or a crash costs nothing; under the lock only what was decided meanwhile is
+left.) Items that arrive after that wait for the next period (they are late once this one is
+closed). A close that stops half-way leaves the period ``closing``; running it again skips
+``prepare`` and issues what is missing (documents already issued are recognised by their
+business keys).
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from engine.documents.model import BillingDocument
 from engine.store._sql import for_update, utcnow
 from engine.store.models import BillingPeriod
 from engine.streams.documents import document_vat
-from engine.streams.billable import ALL_PARTIES, assign_period, ensure_period, sync_billable, waiting_earlier
+from engine.streams.billable import (
+    ALL_PARTIES, assign_period, ensure_period, last_decision, period_status, sync_billable, waiting_earlier,
+)
 
 OPEN, CLOSING, CLOSED = "open", "closing", "closed"
 # What a close call ended with.
@@ -102,13 +107,18 @@ def prepare(session: Session, stream: str, period_key: str, result: PeriodResult
     now = now or utcnow()
     ensure_period(session, stream, period_key, now=now)
     session.commit()
+    synced_to: int | None = None
+    if period_status(session, stream, period_key) == OPEN:
+        synced_to = last_decision(session)
+        sync_billable(session, stream, now=now, commit=True)   # the backlog, outside the lock
+        session.commit()
     row = lock_period(session, stream, period_key, skip_locked=skip_locked)
     if row is None:
         session.rollback()
         return None
     result.status_before = row.status
     if row.status == OPEN:
-        sync_billable(session, stream, now=now)
+        sync_billable(session, stream, now=now, since=synced_to)   # what was decided meanwhile
         result.assigned = assign_period(session, stream, period_key)
         row.status = CLOSING
     result.waiting_earlier = waiting_earlier(session, stream, period_key)

@@ -68,6 +68,23 @@ def test_long_session_lists_run_over_pages_with_the_header_repeated():
     assert "Rechnung MSP-2026-000001" in last            # running head on follow-on pages
 
 
+def test_a_huge_session_list_is_cut_in_the_pdf_but_totalled_over_all(monkeypatch):
+    import engine.documents.pdf as pdf
+
+    monkeypatch.setattr(pdf, "MAX_APPENDIX_ROWS", 40)
+    many = sessions(45)
+    doc = msp_reverse_charge_invoice(sessions=many)
+    text = text_of(render_pdf(doc))
+    assert "DE*VLT*CDR-00040" in text and "DE*VLT*CDR-00041" not in text
+    assert "Aufgeführt sind die ersten 40 von 45 Ladevorgängen" in text
+    assert "zu Rechnung MSP-2026-000001 · 45 Ladevorgänge" in text
+    total_kwh = sum(s.energy_kwh for s in many)   # 1,950.525 kWh: the total row covers all 45
+    assert str(total_kwh) == "1950.525" and "1.950,525" in text
+    # the session-list CSV still carries every session
+    csv = render_all(doc)["csv"].decode("utf-8")
+    assert "CDR-00045" in csv
+
+
 def test_b2b_pdf_is_a_facturx_pdf_carrying_the_same_xml(rc_pdf):
     reader = read(rc_pdf)
     attachments = reader.attachments
