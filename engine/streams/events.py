@@ -95,13 +95,10 @@ def _on_issued(session: Session, payload: dict[str, Any], run: EventRun, now: da
     kinds: list[str] = []
     try:
         with session.begin_nested():
-            files = doc_files.render(doc)
+            files = doc_files.render_and_archive(session, doc_id, doc)
             if files:
                 run.rendered += 1
-                archive = doc_files.archiver()
-                if archive is not None:
-                    archive(session, doc_id, files)
-                    run.archived += 1
+                run.archived += 1
             kinds = [k for k in doc_files.KINDS if k in files]
     except Exception as exc:  # a renderer/archive bug must not stop billing; the e-mail renders again
         log.warning("rendering/archiving %s failed: %s", number, exc)

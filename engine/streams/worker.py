@@ -89,7 +89,7 @@ def send_document_email(session: Session, mailer: Mailer, payload: dict[str, Any
     files = doc_files.document_files(session, number, kinds=wanted) if number else {}
     missing = [k for k in wanted if k not in files]
     if "pdf" in missing:
-        raise DeliveryError(f"no PDF for {number} yet (renderer available: {doc_files.renderer() is not None})")
+        raise DeliveryError(f"no PDF for {number}: neither archived nor renderable from an issued document")
     attachments = [Attachment(f"{number}.{kind}", files[kind], *doc_files.MIME_TYPES[kind])
                    for kind in doc_files.KINDS if kind in files]
     message = build_message(sender=mailer.sender, to=payload["to"], subject=payload.get("subject") or number,
