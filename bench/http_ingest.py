@@ -45,7 +45,6 @@ import itertools
 import json
 import multiprocessing as mp
 import os
-import platform
 import shutil
 import signal
 import socket
@@ -55,7 +54,6 @@ import threading
 import time
 from array import array
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -73,6 +71,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
+
+from hostinfo import machine  # noqa: E402
 
 
 # ---- the framework ceiling: gunicorn 'http_ingest:trivial_app()' --------------------------------
@@ -99,20 +99,6 @@ def trivial_app():
 # ---- machine and /proc ------------------------------------------------------------------------------
 
 TICK = os.sysconf("SC_CLK_TCK")
-
-
-def machine() -> dict[str, str]:
-    model = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"nproc": str(os.cpu_count()), "cpu": model, "python": platform.python_version(),
-            "platform": platform.platform(), "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
 def proc_cpu(pid: int) -> float:

@@ -23,14 +23,12 @@ import gc
 import io
 import json
 import os
-import platform
 import pstats
 import subprocess
 import sys
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
@@ -42,6 +40,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(BENCH))
 
 import corpus  # noqa: E402
+from hostinfo import machine  # noqa: E402
 import ifelse  # noqa: E402
 
 TARGET_RATE = 10_000        # CDR/s on one core
@@ -145,21 +144,6 @@ def durable_classifier(bundle) -> tuple[Any | None, str]:
         return make_classifier(bundle, "durable"), 'make_classifier(bundle, "durable")'
     except Exception as exc:  # noqa: BLE001
         return None, f"skipped: make_classifier(bundle, 'durable') failed ({type(exc).__name__}: {exc})"
-
-
-def machine() -> dict[str, str]:
-    model = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
-    return {"nproc": str(os.cpu_count()), "cpu": model, "python": platform.python_version(),
-            "platform": platform.platform(), "load": " ".join(f"{x:.2f}" for x in load),
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
 def pipeline_breakdown(bundle, cdrs, facts_list, classifier, repeat) -> list[Timing]:
