@@ -5,7 +5,8 @@
 1. **templates** - a fresh PostgreSQL database ``cdrflow_bench_msp_<pid>`` is migrated; a few
    thousand corpus CDRs (bench/corpus.py, seeded) go through the real ``ingest()`` and the real
    ``sync_billable`` (engine/streams/billable.py), so cdrs, decisions, billable_items and
-   billable_lines hold rows exactly as the service writes them. The October 2026 ``msp`` ones
+   billable_lines hold rows exactly as the service writes them (built while October was open, so
+   each item is already in its own period, as ``cdrflow work`` leaves them before the close). The October 2026 ``msp`` ones
    (5 MSPs: DE*LDX, NL*WZP, DE*FLK, AT*STR, DE*ALT, mixed as the corpus mixes them) are the
    templates; everything else is emptied.
 2. **populate** - N copies of the templates, each a new CDR (its own CDR id, session id, primary
@@ -99,8 +100,9 @@ def make_templates(url: str, n_corpus: int, seed: int) -> dict[str, Any]:
         session.commit()
     sf.kw["bind"].dispose()
 
+    # built while October was open: already in their own period (what the worker's sync leaves)
     keep = (f"SELECT id FROM billable_items WHERE stream = 'msp' AND own_period = '{PERIOD}' "
-            "AND period_key IS NULL")
+            "AND period_key = own_period")
     out: dict[str, Any] = {}
     with psycopg.connect(psycopg_url(url)) as conn:
         for table, where in (("cdrs", f"id IN (SELECT cdr_pk FROM billable_items WHERE id IN ({keep}))"),
@@ -359,7 +361,7 @@ def instrument() -> StepTimer:
                  "period_overview", "_latest_decision", "carrier_lines", "msp_period", "build_price",
                  "cost_centre_splits", "centre_nets", "issue", "mark_billed", "parties_in", "is_claimed"):
         timer.wrap(msp, name, f"msp: {name}")
-    for name in ("sync_billable", "assign_period", "waiting_earlier", "ensure_period"):
+    for name in ("sync_billable", "assign_period", "count_assigned", "waiting_earlier", "ensure_period"):
         timer.wrap(periods, name, f"prepare: {name}")
     for name in ("next_number", "enqueue"):
         timer.wrap(documents, name, f"issue: {name}")

@@ -7,7 +7,10 @@ Each round it
    again - without a ``rules/`` directory there this step is skipped, with a note);
 2. expires the ad-hoc CDRs whose wait for a PSP transaction is over (``engine.service.waiting.
    expire``): their exception AD_HOC_NO_PSP_TRANSACTION is opened;
-3. runs one round of the outbox worker, when ``engine.streams.worker`` provides one
+3. builds the billable items of the period streams (subscription, msp) for the Decisions made
+   since (``engine.streams.billable.sync_billable``, committed batches): a period close then
+   finds its items built, each already in its own period while that is open;
+4. runs one round of the outbox worker, when ``engine.streams.worker`` provides one
    (``run_once(session_factory, bundle=...) -> int``, the number of messages delivered; it
    issues the pending ad-hoc documents, delivers the outbox and handles provider events).
 
@@ -37,7 +40,7 @@ DEFAULT_BATCH = 500
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("work", help="run the background worker (expire waiting CDRs, deliver the outbox)",
+    p = sub.add_parser("work", help="run the background worker (expire waiting CDRs, build billable items, deliver the outbox)",
                        description="Expire ad-hoc CDRs whose wait for the PSP transaction is over and deliver "
                                    "outbox messages, in a loop (or once).")
     add_database_option(p)
@@ -88,6 +91,16 @@ def sweep_stored(session_factory: Any, bundle: Any, policy: Any = None) -> list[
     return keys
 
 
+def sync_items(session_factory: Any) -> int:
+    """Build the billable items of every period stream; the number built."""
+    from engine.streams.billable import PERIOD_STREAMS, sync_billable
+
+    with session_factory() as session:
+        built = sum(sync_billable(session, stream, commit=True) for stream in PERIOD_STREAMS)
+        session.commit()
+    return built
+
+
 def one_round(session_factory: Any, *, bundle: Any = None, policy: Any = None, batch: int = DEFAULT_BATCH,
               out=sys.stdout) -> dict[str, Any]:
     result: dict[str, Any] = {}
@@ -100,6 +113,7 @@ def one_round(session_factory: Any, *, bundle: Any = None, policy: Any = None, b
     for country, party, cdr_id in expired:
         print(f"expired: {country}*{party} {cdr_id} (AD_HOC_NO_PSP_TRANSACTION)", file=out, flush=True)
     result["expired"] = len(expired)
+    result["synced"] = sync_items(session_factory)
     step = outbox_step()
     if step is not None:
         result["outbox"] = step(session_factory, bundle=bundle) if bundle is not None else step(session_factory)
@@ -111,6 +125,8 @@ def summary(result: dict[str, Any]) -> str:
     if "released" in result:
         parts.append(f"{result['released']} released")
     parts.append(f"{result['expired']} expired")
+    if "synced" in result:
+        parts.append(f"{result['synced']} billable items built")
     if "outbox" in result:
         parts.append(f"{result['outbox']} outbox messages delivered")
     return ", ".join(parts)

@@ -45,3 +45,11 @@ def for_update(session: Session, stmt: Select[Any], *, skip_locked: bool = False
     if session.get_bind().dialect.name == "postgresql":
         return stmt.with_for_update(skip_locked=skip_locked)
     return stmt
+
+
+def for_share(session: Session, stmt: Select[Any], *, skip_locked: bool = False) -> Select[Any]:
+    """``SELECT ... FOR SHARE [SKIP LOCKED]`` on PostgreSQL: the rows cannot change until this
+    transaction ends, and other readers are not held up. SQLite: see ``for_update``."""
+    if session.get_bind().dialect.name == "postgresql":
+        return stmt.with_for_update(read=True, skip_locked=skip_locked)
+    return stmt

@@ -3,9 +3,10 @@
 * ``billable_items``: one row per billable CDR of a stream (its current Decision), with the
   columns a period close aggregates in SQL - power type, location category, kWh, minutes, net,
   VAT, gross - and where it was billed: ``own_period`` is the session's local month,
-  ``period_key`` the period it was assigned to when that period was closed (NULL: still
-  waiting), ``late`` when that is a later period than its own (it arrived after its own period
-  had closed), ``document_number`` the document that billed it.
+  ``period_key`` the period that bills it: its own period when that was open as the item was
+  built, else the period whose close took it in (NULL: still waiting for that close), ``late``
+  when that is a later period than its own (it arrived after its own period had closed),
+  ``document_number`` the document that billed it.
 * ``billable_lines``: the priced lines of each item, denormalised (power type, category, tariff,
   version, unit price, tax group) so an MSP period is one GROUP BY over this table.
 * ``document_claims``: the register of every document a stream decided to issue, keyed by its

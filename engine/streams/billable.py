@@ -6,9 +6,19 @@ VAT, gross) plus its priced lines in ``billable_lines``. It is idempotent (uniqu
 ``ON CONFLICT DO NOTHING``) and incremental; an item that is not billed yet follows a replayed
 Decision (it is rebuilt).
 
+An item is built straight into its own period (``period_key`` = own period) when that period is
+*open* at that moment: ``billing_periods`` row read ``FOR SHARE SKIP LOCKED`` in the same
+transaction, so a close (``FOR UPDATE`` on the row, then ``open -> closing``) either waits for the
+sync's commit and sees the item, or has the row locked already - then the row is skipped and the
+item is built *waiting* (``period_key`` NULL). Waiting is always safe: it is what every item was
+before this shortcut existed. Building the item into its period is what spares the close an
+UPDATE of every item it bills.
+
 ``assign_period`` is the moment a period is closed: in ONE statement, every waiting item whose
 own period is the period, or an earlier period that is already closed (a CDR that arrived after
 its period closed: *late*), is assigned to it. Items that arrive later wait for the next close.
+An item may be rebuilt from a replayed Decision while its period is open (or it waits); once its
+period is closing or closed it is billed as it is.
 
 ``period_groups`` / ``period_summary`` aggregate in SQL, one query path per dialect:
 
@@ -25,14 +35,14 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import Numeric, String, and_, case, cast, delete, func, select, text, update
+from sqlalchemy import Numeric, String, and_, case, cast, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from engine.money import fmt_exact, round_unit_price, to_decimal
 from engine.rates.model import PRODUCTS
 from engine.rates.ratecard import power_type_of
-from engine.store._sql import insert_ignore, utcnow
+from engine.store._sql import for_share, insert_ignore, utcnow
 from engine.store.billing_models import BillableItem, BillableLine
 from engine.store.models import BillingPeriod, Cdr, DecisionRecord
 from engine.streams.documents import cdr_ref
@@ -119,17 +129,28 @@ def item_values(stream: str, cdr_pk: int, decision_id: int, key: tuple[str, str,
     return item, rows
 
 
+OPEN = "open"
+
+
+def _frozen_periods(stream: str):
+    """The stream's periods being closed or closed: their items are billed as they are."""
+    return select(BillingPeriod.period_key).where(BillingPeriod.stream == stream,
+                                                  BillingPeriod.party_ref == ALL_PARTIES,
+                                                  BillingPeriod.status != OPEN)
+
+
 def _pending(stream: str, limit: int | None = None):
     """The stream's current Decisions without an up-to-date item (with their CDRs), in CDR order."""
     items = BillableItem.__table__
     query = (select(Cdr.id, Cdr.country_code, Cdr.party_id, Cdr.cdr_id, Cdr.normalised_json, DecisionRecord.id,
-                    DecisionRecord.facts, DecisionRecord.pricing, items.c.id)
+                    DecisionRecord.facts, DecisionRecord.pricing, items.c.id, items.c.period_key)
              .join(DecisionRecord, and_(DecisionRecord.cdr_pk == Cdr.id, DecisionRecord.is_current))
              .outerjoin(items, items.c.cdr_pk == Cdr.id)
              .where(DecisionRecord.stream == stream, DecisionRecord.pricing.is_not(None),
-                    # no item yet, or an unbilled item made from an older (replayed) Decision
+                    # no item yet, or an item of an open period made from an older (replayed) Decision
                     (items.c.id.is_(None)) | (and_(items.c.decision_id != DecisionRecord.id,
-                                                   items.c.period_key.is_(None))))
+                                                   or_(items.c.period_key.is_(None),
+                                                       items.c.period_key.not_in(_frozen_periods(stream))))))
              .order_by(Cdr.id))
     return query.limit(limit) if limit else query
 
@@ -139,12 +160,30 @@ def pending_cdrs(session: Session, stream: str, *, since: int | None = None) -> 
     current Decisions against the items: no CDR or JSON is read when nothing is pending);
     ``since``: only Decisions with a higher id (made after that one)."""
     d, i = DecisionRecord, BillableItem
-    up_to_date = (select(i.id).where(i.cdr_pk == d.cdr_pk, (i.decision_id == d.id) | i.period_key.is_not(None))
+    up_to_date = (select(i.id).where(i.cdr_pk == d.cdr_pk,
+                                     (i.decision_id == d.id) | i.period_key.in_(_frozen_periods(stream)))
                   .exists())
     query = select(d.cdr_pk).where(d.is_current, d.stream == stream, d.pricing.is_not(None), ~up_to_date)
     if since is not None:
         query = query.where(d.id > since)
     return sorted(session.execute(query).scalars())
+
+
+def open_periods(session: Session, stream: str, periods: Iterable[str]) -> set[str]:
+    """Those of ``periods`` that are open and stay open until this transaction ends.
+
+    Each period gets its row (open) if it has none; the open rows are then read ``FOR SHARE
+    SKIP LOCKED``: a row a closer holds ``FOR UPDATE`` is skipped (not open, as far as this
+    transaction may rely on), never waited for - so a sync cannot deadlock with closes."""
+    wanted = sorted({p for p in periods if p})
+    if not wanted:
+        return set()
+    for period in wanted:
+        ensure_period(session, stream, period)
+    query = select(BillingPeriod.period_key).where(BillingPeriod.stream == stream,
+                                                   BillingPeriod.party_ref == ALL_PARTIES,
+                                                   BillingPeriod.period_key.in_(wanted), BillingPeriod.status == OPEN)
+    return set(session.execute(for_share(session, query, skip_locked=True)).scalars())
 
 
 def last_decision(session: Session) -> int:
@@ -202,13 +241,20 @@ def sync_billable(session: Session, stream: str, *, now: datetime | None = None,
     for start in range(0, len(keys), batch):
         chunk = keys[start:start + batch]
         rows = session.execute(_pending(stream).where(Cdr.id.in_(chunk))).all()
-        stale = [row[8] for row in rows if row[8] is not None]
-        if stale:  # replayed Decisions: rebuild their waiting items
+        built = [(item_values(stream, cdr_pk, decision_id, (cc, party, cdr_id), cdr or {}, facts or {},
+                              pricing or {}, now), old_id, old_period)
+                 for cdr_pk, cc, party, cdr_id, cdr, decision_id, facts, pricing, old_id, old_period in rows]
+        opened = open_periods(session, stream, [b[0][0]["own_period"] for b in built] + [b[2] for b in built])
+        # an item whose period began closing since it was found stays as it is
+        built = [b for b in built if b[2] is None or b[2] in opened]
+        stale = [old_id for _, old_id, _ in built if old_id is not None]
+        if stale:  # replayed Decisions: rebuild their items (still open or waiting)
             session.execute(delete(BillableLine).where(BillableLine.item_id.in_(stale)))
             session.execute(delete(BillableItem).where(BillableItem.id.in_(stale)))
-        built = [item_values(stream, cdr_pk, decision_id, (cc, party, cdr_id), cdr or {}, facts or {}, pricing or {},
-                             now)
-                 for cdr_pk, cc, party, cdr_id, cdr, decision_id, facts, pricing, _ in rows]
+        built = [(item, lines) for (item, lines), _, _ in built]
+        for item, _ in built:
+            if item["own_period"] in opened:
+                item["period_key"] = item["own_period"]
         ids = _insert_items(session, [item for item, _ in built])
         lines = [dict(line, item_id=ids[item["cdr_pk"]]) for item, item_lines in built if item["cdr_pk"] in ids
                  for line in item_lines]
@@ -234,7 +280,7 @@ def period_status(session: Session, stream: str, period_key: str) -> str | None:
 
 def ensure_period(session: Session, stream: str, period_key: str, *, now: datetime | None = None) -> None:
     insert_ignore(session, BillingPeriod, {"stream": stream, "period_key": period_key, "party_ref": ALL_PARTIES,
-                                           "status": "open", "opened_at": now or utcnow(), "closed_at": None},
+                                           "status": OPEN, "opened_at": now or utcnow(), "closed_at": None},
                   ["stream", "period_key", "party_ref"])
 
 
@@ -254,13 +300,27 @@ def assign_period(session: Session, stream: str, period_key: str) -> int:
     return result.rowcount or 0
 
 
+def count_assigned(session: Session, stream: str, period_key: str) -> int:
+    """The items of the period (built into it while it was open, or assigned by its close)."""
+    return session.execute(select(func.count()).select_from(BillableItem).where(
+        BillableItem.stream == stream, BillableItem.period_key == period_key)).scalar_one()
+
+
 def waiting_earlier(session: Session, stream: str, period_key: str) -> dict[str, int]:
-    """Items of earlier periods that are still waiting because their own period is not closed."""
-    rows = session.execute(select(BillableItem.own_period, func.count())
-                           .where(BillableItem.stream == stream, BillableItem.period_key.is_(None),
-                                  BillableItem.own_period < period_key)
-                           .group_by(BillableItem.own_period))
-    return {period: n for period, n in rows}
+    """Items of earlier periods that are still waiting because their own period is not closed:
+    built into an open earlier period, or waiting (``period_key`` NULL) for one."""
+    open_earlier = select(BillingPeriod.period_key).where(BillingPeriod.stream == stream,
+                                                          BillingPeriod.party_ref == ALL_PARTIES,
+                                                          BillingPeriod.status == OPEN,
+                                                          BillingPeriod.period_key < period_key)
+    counts: dict[str, int] = {}
+    for column, where in ((BillableItem.period_key, BillableItem.period_key.in_(open_earlier)),
+                          (BillableItem.own_period, and_(BillableItem.period_key.is_(None),
+                                                         BillableItem.own_period < period_key))):
+        for period, n in session.execute(select(column, func.count()).where(BillableItem.stream == stream, where)
+                                         .group_by(column)):
+            counts[period] = counts.get(period, 0) + n
+    return dict(sorted(counts.items()))
 
 
 def parties_in(session: Session, stream: str, period_key: str) -> list[str]:
@@ -530,7 +590,7 @@ def period_summary(session: Session, stream: str, period_key: str, party_ref: st
     return period_overview(session, stream, period_key, party_ref).summary
 
 
-__all__ = ["ALL_PARTIES", "CategoryTotals", "LineGroup", "assign_period", "centre_nets", "count_late", "ensure_period",
-           "last_decision", "mark_billed", "parties_in", "pending_cdrs", "period_counts", "period_groups",
+__all__ = ["ALL_PARTIES", "CategoryTotals", "LineGroup", "assign_period", "centre_nets", "count_assigned", "count_late", "ensure_period",
+           "last_decision", "mark_billed", "open_periods", "parties_in", "pending_cdrs", "period_counts", "period_groups",
            "PeriodOverview", "period_overview",
            "period_items", "period_status", "period_summary", "sync_billable", "waiting_earlier"]

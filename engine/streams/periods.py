@@ -5,8 +5,9 @@ A period is one ``billing_periods`` row per (stream, YYYY-MM) with party ``*``:
     open --prepare--> closing --finish--> closed
 
 ``prepare`` runs once, in one transaction, under the row lock (``SELECT ... FOR UPDATE``): it
-turns the stream's new Decisions into billable items and assigns the waiting ones of the
-period - and the late ones of earlier closed periods - to it, then marks it ``closing``. (A big
+turns the stream's new Decisions into billable items (built into this period while it is open)
+and assigns the waiting ones of the period - and the late ones of earlier closed periods - to
+it, then marks it ``closing``. (A big
 backlog of new Decisions is turned into items just before, in committed batches - idempotent, so
 a racing closer or a crash costs nothing; under the lock only what was decided meanwhile is
 left.) Items that arrive after that wait for the next period (they are late once this one is
@@ -32,7 +33,8 @@ from engine.store._sql import for_update, utcnow
 from engine.store.models import BillingPeriod
 from engine.streams.documents import document_vat
 from engine.streams.billable import (
-    ALL_PARTIES, assign_period, ensure_period, last_decision, period_status, sync_billable, waiting_earlier,
+    ALL_PARTIES, assign_period, count_assigned, ensure_period, last_decision, period_status, sync_billable,
+    waiting_earlier,
 )
 
 OPEN, CLOSING, CLOSED = "open", "closing", "closed"
@@ -119,7 +121,8 @@ def prepare(session: Session, stream: str, period_key: str, result: PeriodResult
     result.status_before = row.status
     if row.status == OPEN:
         sync_billable(session, stream, now=now, since=synced_to)   # what was decided meanwhile
-        result.assigned = assign_period(session, stream, period_key)
+        assign_period(session, stream, period_key)
+        result.assigned = count_assigned(session, stream, period_key)
         row.status = CLOSING
     result.waiting_earlier = waiting_earlier(session, stream, period_key)
     session.commit()

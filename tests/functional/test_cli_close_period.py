@@ -34,6 +34,22 @@ def test_close_msp_period_then_again(ingested):
     assert "already closed: nothing to do" in again.stdout and "MSP-2026" not in again.stdout
 
 
+def test_the_worker_builds_the_items_and_the_close_bills_the_same(ingested):
+    import re
+
+    work = cdrflow("work", "--once", "--database-url", ingested)
+    assert work.returncode == 0, work.stderr
+    built = re.search(r"(\d+) billable items built", work.stdout)
+    assert built and int(built.group(1)) > 21, work.stdout   # the MSP and subscription sessions of all periods
+    again = cdrflow("work", "--once", "--database-url", ingested)
+    assert again.returncode == 0 and "0 billable items built" in again.stdout, again.stdout
+    first = cdrflow("close-period", "--stream", "msp", "--period", "2026-10", "--as-of", "2026-11-01",
+                    "--database-url", ingested)
+    assert first.returncode == 0, first.stderr
+    assert "documents issued: 5" in first.stdout and "sessions assigned: 21 (0 late)" in first.stdout
+    assert "total: net 270.95  VAT 9.28  gross 280.23" in first.stdout
+
+
 def test_close_subscription_cycle_as_json_and_deliver(ingested):
     result = cdrflow("close-period", "--stream", "subscription", "--period", "2026-10", "--as-of", "2026-11-01",
                      "--database-url", ingested, "--format", "json", "--deliver")
