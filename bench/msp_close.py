@@ -6,9 +6,9 @@
    thousand corpus CDRs (bench/corpus.py, seeded) go through the real ``ingest()`` and the real
    ``sync_billable`` (engine/streams/billable.py), so cdrs, decisions, billable_items and
    billable_lines hold rows exactly as the service writes them (built while October was open, so
-   each item is already in its own period, as ``cdrflow work`` leaves them before the close). The October 2026 ``msp`` ones
-   (5 MSPs: DE*LDX, NL*WZP, DE*FLK, AT*STR, DE*ALT, mixed as the corpus mixes them) are the
-   templates; everything else is emptied.
+   each item is already in its own period, as ``cdrflow work`` leaves them before the close).
+   The October 2026 ``msp`` ones (5 MSPs: DE*LDX, NL*WZP, DE*FLK, AT*STR, DE*ALT, mixed as the
+   corpus mixes them) are the templates; everything else is emptied.
 2. **populate** - N copies of the templates, each a new CDR (its own CDR id, session id, primary
    keys; raw and normalised JSON rewritten with the new id), written with ``COPY`` into those
    four tables - the very tables ``close_msp_period`` reads. Secondary indexes and unique
