@@ -38,7 +38,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import String, bindparam, case, delete, select, update
+from sqlalchemy import String, any_, bindparam, case, delete, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -494,13 +495,16 @@ _PSP_TRANSACTION = (select(_psp)
 
 # The same, for all values of a batch at once (DbSource.sharing(cdrs=...)); built once (expanding
 # IN parameters), so SQLAlchemy's compiled cache applies.
-_PSP_TRANSACTIONS_OF = select(_psp).where(_psp.c.authorization_reference.in_(bindparam("auths", expanding=True))
-                                          | _psp.c.session_id.in_(bindparam("sids", expanding=True)))
+# PostgreSQL only (``DbSource.sharing``): the lists go over as arrays, one parameter each, so the
+# statement text is the same for every batch (see ``engine.store._sql.one_of``).
+_TEXTS = ARRAY(String)
+_PSP_TRANSACTIONS_OF = select(_psp).where((_psp.c.authorization_reference == any_(bindparam("auths", type_=_TEXTS)))
+                                          | (_psp.c.session_id == any_(bindparam("sids", type_=_TEXTS))))
 _CUSTOMERS_BY_TOKENS = (select(_tokens.c.uid.label("token_uid"), _customers,
                                *[c.label(f"sub_{c.name}") for c in _subscriptions.c])
                         .select_from(_customers.join(_tokens, _tokens.c.customer_pk == _customers.c.id)
                                      .outerjoin(_subscriptions, _subscriptions.c.customer_id == _customers.c.customer_id))
-                        .where(_tokens.c.uid.in_(bindparam("uids", expanding=True)))
+                        .where(_tokens.c.uid == any_(bindparam("uids", type_=_TEXTS)))
                         .order_by(_subscriptions.c.valid_from, _subscriptions.c.id))
 
 

@@ -36,13 +36,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterable, Mapping
 
 from sqlalchemy import Numeric, String, and_, case, cast, delete, func, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from engine.money import fmt_exact, round_unit_price, to_decimal
 from engine.rates.model import PRODUCTS
 from engine.rates.ratecard import power_type_of
-from engine.store._sql import for_share, insert_ignore, utcnow
+from engine.store._sql import for_share, insert_ignore, insert_rows, one_of, utcnow
 from engine.store.billing_models import BillableItem, BillableLine
 from engine.store.models import BillingPeriod, Cdr, DecisionRecord
 from engine.streams.documents import cdr_ref
@@ -196,17 +195,9 @@ SYNC_BATCH = 1_000
 
 def _insert_items(session: Session, rows: list[dict[str, Any]]) -> dict[int, int]:
     """``INSERT ... ON CONFLICT (cdr_pk) DO NOTHING RETURNING id, cdr_pk`` for a batch of items
-    (one statement, SQLAlchemy's insertmanyvalues); {cdr_pk: new item id} of those inserted."""
-    if not rows:
-        return {}
-    dialect = session.get_bind().dialect.name
-    if dialect not in ("postgresql", "sqlite"):
-        raise NotImplementedError(f"cdrflow supports SQLite and PostgreSQL, not {dialect}")
-    module = postgresql if dialect == "postgresql" else sqlite
-    table = BillableItem.__table__
-    stmt = module.insert(table).on_conflict_do_nothing(index_elements=["cdr_pk"]).returning(table.c.id,
-                                                                                            table.c.cdr_pk)
-    return {cdr_pk: item_id for item_id, cdr_pk in session.execute(stmt, rows)}
+    in one statement; {cdr_pk: new item id} of those inserted."""
+    inserted = insert_rows(session, BillableItem.__table__, rows, conflict=("cdr_pk",), returning=("id", "cdr_pk"))
+    return {cdr_pk: item_id for item_id, cdr_pk in inserted}
 
 
 def _analyze(session: Session) -> None:
@@ -240,7 +231,7 @@ def sync_billable(session: Session, stream: str, *, now: datetime | None = None,
     analyzed_at = -1
     for start in range(0, len(keys), batch):
         chunk = keys[start:start + batch]
-        rows = session.execute(_pending(stream).where(Cdr.id.in_(chunk))).all()
+        rows = session.execute(_pending(stream).where(one_of(session, Cdr.id, chunk))).all()
         built = [(item_values(stream, cdr_pk, decision_id, (cc, party, cdr_id), cdr or {}, facts or {},
                               pricing or {}, now), old_id, old_period)
                  for cdr_pk, cc, party, cdr_id, cdr, decision_id, facts, pricing, old_id, old_period in rows]
@@ -249,8 +240,8 @@ def sync_billable(session: Session, stream: str, *, now: datetime | None = None,
         built = [b for b in built if b[2] is None or b[2] in opened]
         stale = [old_id for _, old_id, _ in built if old_id is not None]
         if stale:  # replayed Decisions: rebuild their items (still open or waiting)
-            session.execute(delete(BillableLine).where(BillableLine.item_id.in_(stale)))
-            session.execute(delete(BillableItem).where(BillableItem.id.in_(stale)))
+            session.execute(delete(BillableLine).where(one_of(session, BillableLine.item_id, stale)))
+            session.execute(delete(BillableItem).where(one_of(session, BillableItem.id, stale)))
         built = [(item, lines) for (item, lines), _, _ in built]
         for item, _ in built:
             if item["own_period"] in opened:
@@ -263,7 +254,7 @@ def sync_billable(session: Session, stream: str, *, now: datetime | None = None,
             _analyze(session)   # a backlog: before the lines' FK checks use a stale plan
             analyzed_at = total
         if lines:
-            session.execute(BillableLine.__table__.insert(), lines)
+            insert_rows(session, BillableLine.__table__, lines)
         created = total
         if commit:
             session.commit()
