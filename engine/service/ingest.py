@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from engine.decision import Decision
-from engine.store.canonical import canonical_json
+from engine.store.canonical import canonical_json, canonical_json_of_parsed
 from engine.service.waiting import WaitingPolicy, park
 from engine.store.cdrs import NEW, OUTCOMES, REJECTED, IngestOutcome, record_decision, record_decisions, state_of
 from engine.store.models import Cdr
@@ -115,7 +115,7 @@ def raw_text(item: Any) -> str:
             return value
     data = getattr(item, "data", None)
     if data is not None:
-        return canonical_json(data)
+        return canonical_json_of_parsed(data)
     # Unreadable and no text kept: at least keep where it came from (distinct per source).
     return canonical_json({"unreadable_input": getattr(item, "source", None)})
 

@@ -15,6 +15,8 @@ from collections import OrderedDict
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from json.encoder import encode_basestring as _encode_str  # what json.dumps(s, ensure_ascii=False) returns
 
 # The most recent texts made by ``canonical_json`` (from values whose dict keys are all strings).
@@ -35,6 +37,49 @@ def _number(value: int | float | Decimal) -> str:
     if number == number.to_integral_value():
         return str(int(number))
     return format(number.normalize(), "f")
+
+
+def _number_literal(text: str) -> msgspec.Raw:
+    """msgspec hands every JSON number literal that is not a plain integer to this hook, as its
+    text: it comes back spelt by value, as ``_number`` spells it, and is written out verbatim."""
+    return msgspec.Raw(_number(Decimal(text)).encode())
+
+
+# The fast spelling: msgspec parses (numbers through the hook above) and writes with keys sorted,
+# compact, strings escaped as json's ``encode_basestring`` escapes them (checked against the
+# slow path by property tests). msgspec refuses everything json refuses, and more (a lone
+# surrogate, NaN, very deep nesting): whatever it refuses is left to the json path, which keeps
+# the exact old behaviour for it.
+_FAST_PARSE = msgspec.json.Decoder(float_hook=_number_literal)
+_FAST_WRITE = msgspec.json.Encoder(order="sorted")
+_NUMBERS_AS_WRITTEN = msgspec.json.Encoder(decimal_format="number")
+
+
+def _fast_canonical(text: str | bytes) -> bytes | None:
+    """The canonical JSON (UTF-8) of a JSON text, or None where the json path has to decide."""
+    try:
+        return _FAST_WRITE.encode(_FAST_PARSE.decode(text))
+    except Exception:  # noqa: BLE001 - refused or unusual: the json path decides, as it always did
+        return None
+
+
+def canonical_json_of_parsed(value: Any) -> str:
+    """``canonical_json`` of a value parsed from JSON text with Decimal numbers - dicts with
+    string keys, lists, strings, ints, Decimals, booleans, None: what the intake reader makes -
+    about twice as fast: written with msgspec, then canonicalised by ``_fast_canonical``. A value
+    msgspec does not write (the reader's marker for ``NaN``) goes the general way. Only for such
+    values: msgspec would also write a date or a float NaN, which ``canonical_json`` refuses."""
+    try:
+        text = _NUMBERS_AS_WRITTEN.encode(value)
+    except Exception:  # noqa: BLE001 - a type msgspec does not write: the general way
+        return canonical_json(value)
+    fast = _fast_canonical(text)
+    if fast is None:
+        return canonical_json(value)
+    canonical = fast.decode("utf-8")
+    if len(canonical) > 64:
+        _remember(canonical)   # keys all strings (it was parsed from JSON): a fixed point
+    return canonical
 
 
 def canonical_json(value: Any) -> str:
@@ -107,6 +152,9 @@ def content_hash(raw_text: str) -> str:
     """SHA-256 of the canonical JSON of ``raw_text``; of the text itself when it is not JSON."""
     if raw_text in _RECENT:  # made by canonical_json: already canonical
         return sha256(raw_text)
+    fast = _fast_canonical(raw_text)
+    if fast is not None:
+        return hashlib.sha256(fast).hexdigest()
     try:
         value = parse(raw_text)
     except (ValueError, RecursionError):
