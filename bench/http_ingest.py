@@ -20,7 +20,10 @@ What it does, all in one run (every loop bounded in count *and* time):
    (a) single-CDR ``POST /cdrs``: CDR/s and p50/p95/p99 latency (target >= 1,000 CDR/s, p99 < 50 ms)
    (b) batched ``POST /cdrs`` (``--batch`` CDRs per JSON array): CDR/s (target >= 10,000 CDR/s)
 5. in-process baselines without HTTP on the same database: ``engine.service.ingest.ingest()``
-   (what ``cdrflow ingest`` runs) and ``Pipeline.decide_item`` alone (the pure pipeline, no store).
+   (what ``cdrflow ingest`` runs) and ``Pipeline.decide_item`` alone (the pure pipeline, no store);
+6. the database's floor: the stored CDRs and Decisions COPYed into scratch tables with the same
+   indexes (``storage_floor``) - PostgreSQL's own CPU per CDR for what must be stored, by the
+   cheapest way there is - and the ceiling it leaves with the pure pipeline on the same cores.
 
 Why a Python load generator and not wrk: each request must carry a *different* CDR (a repeated
 body is a duplicate and takes the cheap path), the latency of every request is kept for exact
@@ -72,7 +75,7 @@ if str(REPO) not in sys.path:
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-from hostinfo import machine  # noqa: E402
+from hostinfo import machine, psycopg_url  # noqa: E402
 
 
 # ---- the framework ceiling: gunicorn 'http_ingest:trivial_app()' --------------------------------
@@ -553,6 +556,40 @@ def in_process(db: Database, lines: list[bytes], seconds: float, profile: bool =
     return out
 
 
+# ---- the database's floor -------------------------------------------------------------------------------
+
+def storage_floor(db: Database, rounds: int = 2) -> dict[str, Any]:
+    """PostgreSQL's own CPU per CDR for what ingest must store, by the cheapest way there is: the
+    stored ``cdrs`` and ``decisions`` rows (raw JSON, normalised JSONB, the Decision's JSONB)
+    written out and COPYed back into scratch tables with the same defaults and indexes, in one
+    transaction (best of ``rounds``). No SQL to plan, no driver, no Python: what is left is the
+    JSONB parsing, the heap and index writes and the WAL - a floor no ingest path can go below."""
+    import psycopg
+
+    best = None
+    with psycopg.connect(psycopg_url(db.url), autocommit=True) as conn:
+        n = conn.execute("SELECT count(*) FROM cdrs").fetchone()[0]
+        data = {}
+        for table in ("cdrs", "decisions"):
+            with conn.cursor().copy(f"COPY {table} TO STDOUT") as copy:
+                data[table] = b"".join(bytes(chunk) for chunk in copy)
+            conn.execute(f"CREATE TABLE floor_{table} (LIKE {table} INCLUDING DEFAULTS INCLUDING INDEXES)")
+        try:
+            for _ in range(rounds):
+                conn.execute("TRUNCATE floor_cdrs, floor_decisions")
+                c0, w0 = proc_cpu(conn.info.backend_pid), time.perf_counter()
+                with conn.transaction():
+                    for table in ("cdrs", "decisions"):
+                        with conn.cursor().copy(f"COPY floor_{table} FROM STDIN") as copy:
+                            copy.write(data[table])
+                cpu, wall = proc_cpu(conn.info.backend_pid) - c0, time.perf_counter() - w0
+                if best is None or cpu < best["cpu"]:
+                    best = {"n": n, "cpu": cpu, "wall": wall, "bytes": sum(len(v) for v in data.values())}
+        finally:
+            conn.execute("DROP TABLE IF EXISTS floor_cdrs, floor_decisions")
+    return best or {"n": 0, "cpu": 0.0, "wall": 0.0, "bytes": 0}
+
+
 # ---- profiling a gunicorn worker ------------------------------------------------------------------------
 
 PROFILE_CONF = '''
@@ -731,6 +768,16 @@ def main(argv: list[str] | None = None) -> int:
               f"{g['n'] / g['cpu']:>8,.0f} CDR/s cpu  ({g['n']:,} CDRs, {g['new']:,} new; "
               f"postgres {g['db_cpu']:.1f} s = {(g['cpu'] + g['db_cpu']) / g['n'] * 1000:.2f} ms/CDR with the "
               f"client; machine busy {g['busy']:.0%})")
+        floor = storage_floor(db)
+        floor_ms = floor["cpu"] / max(1, floor["n"]) * 1000
+        shared = ip.get("decide_shared") or d
+        pipe_ms = shared["cpu"] / max(1, shared["n"]) * 1000
+        ceiling = (os.cpu_count() or 2) * 1000 / (floor_ms + pipe_ms) if floor_ms + pipe_ms else 0.0
+        print(f"  {'PostgreSQL floor: COPY of the stored rows':<44} {floor_ms:.3f} ms/CDR backend CPU "
+              f"({floor['n']:,} CDRs + Decisions, {floor['bytes'] / max(1, floor['n']):,.0f} bytes each); with the "
+              f"pipeline's {pipe_ms:.2f} ms: at most {ceiling:,.0f} CDR/s on {os.cpu_count()} cores, "
+              "before any HTTP, driver or client")
+        results["storage_floor"] = dict(floor, ms_per_cdr=floor_ms, ceiling_cdr_per_s=ceiling)
         if args.profile and ip.get("profile"):
             text = ip["profile"]
             print("\nprofile of in-process ingest() (tottime):")
@@ -774,6 +821,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| in-process Pipeline.decide_item, no store ({what}) | {rate:,.0f} | - | - | - "
                   f"| {v['cpu'] / v['n'] * 1000:.2f} | {(os.cpu_count() or 2) * v['n'] / v['cpu']:,.0f} | - "
                   f"| {rate / g_rate:.2f} | - |")
+    fl = results.get("storage_floor")
+    if fl:
+        print(f"| PostgreSQL floor (COPY of the stored CDRs + Decisions) + pure pipeline, no HTTP | "
+              f"{fl['ceiling_cdr_per_s']:,.0f} (ceiling) | - | - | - | {fl['ms_per_cdr']:.3f} (database only) | "
+              f"{fl['ceiling_cdr_per_s']:,.0f} | - | - | - |")
     total = time.perf_counter() - started
     print(f"total run time {total:,.0f} s")
 

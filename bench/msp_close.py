@@ -59,7 +59,7 @@ if str(REPO) not in sys.path:
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-from hostinfo import machine  # noqa: E402
+from hostinfo import machine, psycopg_url  # noqa: E402
 
 
 def proc_cpu(pid: int) -> float:
@@ -68,11 +68,6 @@ def proc_cpu(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def psycopg_url(url: str) -> str:
-    """The SQLAlchemy URL as a libpq conninfo URL."""
-    return url.replace("postgresql+psycopg://", "postgresql://")
 
 
 # ---- templates ------------------------------------------------------------------------------------
