@@ -29,6 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
+from engine.intake.fastjson import NOT_DECODED, decode_line
 from engine.intake.jsontext import Malformed, TextWindow
 from engine.problems import Problem, join_path
 
@@ -278,21 +279,13 @@ class _Reader:
     def parse_line(self, line_no: int, text: str, *, numbered: bool) -> Iterator[RawItem]:
         source = f"{self.name}:{line_no}" if numbered else self.name
         seen = self.non_finite
-        try:
-            value = self.decode(text)
-        except json.JSONDecodeError as exc:
-            yield RawItem(source, None, [Problem(code=INVALID, file=self.name, line=line_no, col=exc.colno,
-                                                 message=f"line {line_no}, column {exc.colno}: {exc.msg}")],
-                          raw=text)
-            return
-        except RecursionError:
-            yield RawItem(source, None, [Problem(code="json.too_deep", file=self.name, line=line_no, col=1,
-                                                 message=f"line {line_no}: nested too deeply to be a CDR")])
-            return
-        except ValueError as exc:
-            yield RawItem(source, None, [Problem(code=INVALID, file=self.name, line=line_no, col=1,
-                                                 message=f"line {line_no}: {str(exc)[:120]}")])
-            return
+        value = decode_line(text)
+        if value is NOT_DECODED:
+            try:
+                value = self.decode(text)
+            except (ValueError, RecursionError) as exc:
+                yield self.bad_line(source, line_no, text, exc)
+                return
         if self.non_finite != seen or not _is_envelope(value):
             item = self.item(source, value, seen)
             item.raw = text
@@ -307,6 +300,18 @@ class _Reader:
         problem = _envelope_problem(value, source)
         if problem is not None:
             yield problem
+
+    def bad_line(self, source: str, line_no: int, text: str, exc: Exception) -> RawItem:
+        """The RawItem for a JSON Lines line the standard library could not parse."""
+        if isinstance(exc, json.JSONDecodeError):
+            return RawItem(source, None, [Problem(code=INVALID, file=self.name, line=line_no, col=exc.colno,
+                                                  message=f"line {line_no}, column {exc.colno}: {exc.msg}")],
+                           raw=text)
+        if isinstance(exc, RecursionError):
+            return RawItem(source, None, [Problem(code="json.too_deep", file=self.name, line=line_no, col=1,
+                                                  message=f"line {line_no}: nested too deeply to be a CDR")])
+        return RawItem(source, None, [Problem(code=INVALID, file=self.name, line=line_no, col=1,
+                                              message=f"line {line_no}: {str(exc)[:120]}")])
 
 
 class _Stop(Exception):
