@@ -108,19 +108,13 @@ class _Prenormaliser:
         trail = self.trail
         for key, item in data.items():
             kind = type(item)
-            # hot path (every field of every CDR): plain values are copied without a call, and
-            # so are the two commonest special strings (inlined from ``string``): a DateTime that
-            # ``datetimes.fix_wire`` leaves as it is, and a CiString code that is upper-cased
             if kind is str:
                 special = kinds.get(key)
                 if special is None:
                     out[key] = item
-                elif special == _DATETIME and (item[-1:] == "Z" or len(item) > datetimes.MAX_LENGTH):
-                    out[key] = item
-                elif special == _CODE:
-                    out[key] = item.upper()
                 else:
-                    out[key] = self.string(special, key, item)
+                    quiet = _quiet_string(special, item)
+                    out[key] = quiet if quiet is not _LOUD else self.string(special, key, item)
             elif kind is Decimal and key not in _INT_KEYS and item.is_finite():
                 out[key] = item
             elif kind is dict:
@@ -194,8 +188,91 @@ def _integral(number: Decimal) -> Any:
     return number
 
 
+_LOUD = object()
+
+
+def _quiet_string(kind: int, text: str) -> Any:
+    """What ``_Prenormaliser.string`` makes of ``text`` when that needs no Problem, else ``_LOUD``.
+
+    The common special strings of every CDR: a DateTime that ``datetimes.fix_wire`` leaves as
+    it is, a CiString code (upper-cased), an upper-case currency, an alpha-3 country.
+    """
+    if kind == _DATETIME:
+        return text if text[-1:] == "Z" or len(text) > datetimes.MAX_LENGTH else _LOUD
+    if kind == _CODE:
+        return text.upper()
+    if kind == _CURRENCY:
+        return text if len(text) != 3 or text.upper() == text else _LOUD
+    if kind == _COUNTRY:
+        upper = text.upper()
+        return upper if len(upper) == 3 else _LOUD
+    return _LOUD
+
+
+class _Unusual(Exception):
+    """Raised by the plain copy: this input needs the explaining walk."""
+
+
+def _plain_obj(data: dict[Any, Any], depth: int) -> dict[Any, Any]:
+    """The copy ``_Prenormaliser.obj`` makes of input that needs no warning and no error.
+
+    Nearly every CDR is such input, and for it the walk's bookkeeping (the trail of keys that
+    only a Problem's path needs, the calls through ``self``) is most of its cost. Anything that
+    may warn, fail or be coerced beyond upper-casing raises :class:`_Unusual` instead, and
+    ``prenormalise`` starts over with the explaining walk, so the outcome is the walk's exactly.
+    """
+    if depth > MAX_DEPTH:
+        raise _Unusual
+    out = {}
+    kinds = _KEY_KIND
+    for key, item in data.items():
+        kind = type(item)
+        if kind is str:
+            special = kinds.get(key)
+            if special is not None:
+                item = _quiet_string(special, item)
+                if item is _LOUD:
+                    raise _Unusual
+            out[key] = item
+        elif kind is Decimal:
+            if key in _INT_KEYS or not item.is_finite():
+                raise _Unusual
+            out[key] = item
+        elif kind is dict:
+            out[key] = _plain_obj(item, depth + 1)
+        elif kind is list:
+            out[key] = _plain_arr(item, depth + 1)
+        elif kind is int or kind is bool or item is None:
+            out[key] = item
+        else:
+            raise _Unusual
+    return out
+
+
+def _plain_arr(data: list[Any], depth: int) -> list[Any]:
+    """``_Prenormaliser.arr`` for input that needs no warning and no error (see ``_plain_obj``)."""
+    if depth > MAX_DEPTH:
+        raise _Unusual
+    out = []
+    for item in data:
+        kind = type(item)
+        if kind is dict:
+            out.append(_plain_obj(item, depth + 1))
+        elif kind is str or kind is int or kind is bool or item is None:
+            out.append(item)
+        elif kind is Decimal and item.is_finite():
+            out.append(item)
+        else:
+            raise _Unusual
+    return out
+
+
 def prenormalise(data: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Problem], list[Problem]]:
     """Copy ``data`` with the wire leniencies applied; returns (copy, warnings, errors)."""
+    try:
+        return _plain_obj(data, 0), [], []
+    except _Unusual:
+        pass
     walker = _Prenormaliser()
     out = walker.obj(data, 0)
     return out, walker.warnings, walker.errors

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from engine.intake import accept, normalise_for_pricing, normalise_tariff
+from engine.intake import accept, normalise, normalise_for_pricing, normalise_tariff
 from engine.intake.emi3 import party_from_contract_id, party_from_evse_id
 
 from .conftest import (CODEBERG, MISSPELLED_TARIFF, OCN_CDR, OCN_TARIFF, SPEC_CDR, TAG_CDR, by_code, codes,
@@ -289,3 +289,48 @@ def test_pricing_accepts_2_1_1_and_full_cdrs():
     cdr, problems = normalise_for_pricing(load(CODEBERG))
     assert cdr is not None and len(cdr["tariffs"][0]["elements"]) == 48
     assert normalise_for_pricing("nope")[0] is None
+
+
+def _typed_tree(value: Any) -> Any:
+    """The value with every type spelled out (``==`` says 1 == 1.0 == Decimal(1))."""
+    if isinstance(value, dict):
+        return {k: _typed_tree(v) for k, v in value.items()}, list(value)
+    if isinstance(value, list):
+        return [_typed_tree(v) for v in value]
+    return type(value), value
+
+
+def _walked(data: Any) -> tuple[Any, list, list]:
+    walker = normalise._Prenormaliser()
+    return walker.obj(data, 0), walker.warnings, walker.errors
+
+
+@pytest.mark.parametrize("name", fixture_names("*.json"))
+def test_plain_copy_is_exactly_the_explaining_walk(name):
+    data = load(name)
+    copy, warnings, errors = normalise.prenormalise(data)
+    expected, expected_warnings, expected_errors = _walked(data)
+    assert _typed_tree(copy) == _typed_tree(expected)
+    assert (warnings, errors) == (expected_warnings, expected_errors)
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "deep"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("field, value", [
+    ("currency", "eur"), ("currency", "EU"), ("currency", "ÉUR"), ("country_code", "de"), ("total_energy", "2.00"),
+    ("total_energy", 1.5), ("total_energy", Decimal("NaN")), ("start_date_time", "2015-06-29T20:39:09"),
+    ("start_date_time", "2015-06-29T20:39:09+02:00"), ("signed_data", {"encoding_method_version": Decimal("1.0")}),
+    ("cdr_location", {"country": "de"}), ("cdr_location", {"country": "deu"}), ("cdr_location", {"country": "ßab"}),
+    ("nested", _nested(18)), ("odd", {1, 2}), ("odd", [Decimal("Infinity")]),
+])
+def test_plain_copy_agrees_with_the_walk_on_unusual_input(spec_cdr, field, value):
+    spec_cdr[field] = value
+    copy, warnings, errors = normalise.prenormalise(spec_cdr)
+    expected, expected_warnings, expected_errors = _walked(spec_cdr)
+    assert _typed_tree(copy) == _typed_tree(expected)
+    assert (warnings, errors) == (expected_warnings, expected_errors)
