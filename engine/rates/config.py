@@ -12,7 +12,7 @@ import difflib
 from datetime import datetime, timezone
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from engine.config.bundle import Document, register_kind
 from engine.config.yamlload import Loc, location_of, plain
@@ -239,21 +239,22 @@ def build_msp_tariffs(docs: list[Document]) -> tuple[MspTariffBook, list[Problem
 
 # --------------------------------------------------------------------------- access from a bundle
 
-def _ext(bundle: Any, kind: str, empty: Any) -> Any:
+def _ext(bundle: Any, kind: str, empty: Callable[[], Any]) -> Any:
+    """The bundle's built ``kind``, else ``empty()`` (made only then: every priced CDR asks)."""
     built = (getattr(bundle, "extensions", None) or {}).get(kind) if bundle is not None else None
-    return built if built is not None else empty
+    return built if built is not None else empty()
 
 
 def tariffs_of(bundle: Any) -> TariffBook:
-    return _ext(bundle, TARIFFS, TariffBook())
+    return _ext(bundle, TARIFFS, TariffBook)
 
 
 def plans_of(bundle: Any) -> PlanBook:
-    return _ext(bundle, PLANS, PlanBook())
+    return _ext(bundle, PLANS, PlanBook)
 
 
 def msp_tariffs_of(bundle: Any) -> MspTariffBook:
-    return _ext(bundle, MSP_TARIFFS, MspTariffBook())
+    return _ext(bundle, MSP_TARIFFS, MspTariffBook)
 
 
 register_kind(TARIFFS, build_tariffs)
