@@ -8,11 +8,13 @@ exception queue all render the same objects.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from engine.frozen import frozen
 
-@dataclass(frozen=True)
+
+@frozen
 class Problem:
     code: str
     message: str

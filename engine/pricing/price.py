@@ -33,6 +33,7 @@ from decimal import Decimal, localcontext
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from engine.frozen import frozen
 from engine.money import HUNDRED, fmt, line_net, round_amount, to_decimal
 from engine.problems import Problem, join_path
 from engine.pricing.restrictions import RESERVATION, RESERVATION_EXPIRES, Moment
@@ -62,7 +63,7 @@ class PricingError(ValueError):
         super().__init__("; ".join(p.message for p in self.problems if p.is_error) or "cannot price")
 
 
-@dataclass(frozen=True)
+@frozen
 class PricedSlice:
     """One dimension of one segment, priced by one component (before step_size)."""
 
@@ -82,7 +83,7 @@ class PricedSlice:
         return self.volume * self.component.price
 
 
-@dataclass(frozen=True)
+@frozen
 class PricedSession:
     """The lower-level result: segments, the slice each dimension was priced with, and the
     volumes no element priced (free by OCPI's rule)."""

@@ -22,11 +22,12 @@ a segment's start is the answer for the whole segment.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from engine.frozen import frozen
 from engine.money import to_decimal
 from engine.problems import Problem, join_path
 
@@ -39,7 +40,7 @@ _TIME_RE = re.compile(r"^([01][0-9]|2[0-4]):([0-5][0-9])$")
 END_OF_DAY = time(0, 0)
 
 
-@dataclass(frozen=True)
+@frozen
 class Moment:
     """Everything a restriction may look at, at the start of one segment."""
 
@@ -53,7 +54,7 @@ class Moment:
     reservation: str | None = None    # None (charging) | RESERVATION | RESERVATION_EXPIRES (expired)
 
 
-@dataclass(frozen=True)
+@frozen
 class Restrictions:
     start_time: time | None = None
     end_time: time | None = None

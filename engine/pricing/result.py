@@ -7,11 +7,12 @@ that did not occur in the session. ``negated()`` gives the mirror image for cred
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+from engine.frozen import frozen
 from engine.money import fmt, fmt_exact, round_unit_price
 from engine.problems import Problem
 
@@ -43,7 +44,7 @@ def _neg(value: Decimal | None) -> Decimal | None:
     return None if value is None else -value
 
 
-@dataclass(frozen=True)
+@frozen
 class Amount:
     """An OCPI Price: excl. and incl. VAT."""
 
@@ -66,7 +67,7 @@ class Amount:
 ZERO_AMOUNT = Amount(Decimal("0.00"), Decimal("0.00"))
 
 
-@dataclass(frozen=True)
+@frozen
 class Component:
     """One priced line: everything one price component of one element billed in the session.
 
@@ -123,7 +124,7 @@ class Component:
         }
 
 
-@dataclass(frozen=True)
+@frozen
 class VatLine:
     """VAT for one rate, computed once on the sum of the nets at that rate (BR-CO-17)."""
 
@@ -138,7 +139,7 @@ class VatLine:
         return {"rate": fmt_exact(self.rate), "net": fmt(self.net), "vat": fmt(self.vat)}
 
 
-@dataclass(frozen=True)
+@frozen
 class Adjustment:
     """The tariff's min_price/max_price clamp: what was added to (or taken off) the sum of lines."""
 
@@ -153,7 +154,7 @@ class Adjustment:
         return {"kind": self.kind, "excl_vat": fmt(self.excl_vat), "incl_vat": fmt(self.incl_vat)}
 
 
-@dataclass(frozen=True)
+@frozen
 class Difference:
     """Recomputed price vs the CDR's own ``total_cost``.
 
@@ -190,7 +191,7 @@ class Difference:
         }
 
 
-@dataclass(frozen=True)
+@frozen
 class PriceResult:
     currency: str | None
     tariff_id: str | None

@@ -25,6 +25,7 @@ from decimal import Decimal, localcontext
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
+from engine.frozen import frozen
 from engine.money import to_decimal
 from engine.problems import Problem, join_path
 from engine.pricing.restrictions import Moment
@@ -40,7 +41,7 @@ _PREC = 50
 _MICRO = Decimal(1_000_000)
 
 
-@dataclass(frozen=True)
+@frozen
 class Segment:
     """A slice of one charging period with constant restriction answers."""
 
@@ -77,7 +78,7 @@ class Segment:
                       min_power=self.min_power, max_power=self.max_power, reservation=reservation)
 
 
-@dataclass(frozen=True)
+@frozen
 class _Period:
     index: int
     start: datetime

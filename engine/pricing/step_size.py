@@ -20,9 +20,10 @@ OCPI carries hours with 4 decimals (0.36 s resolution), so 97 minutes arrive as 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, localcontext
 from typing import Hashable, Iterable
+
+from engine.frozen import frozen
 
 UNIT_FACTOR = {"ENERGY": Decimal(1000), "TIME": Decimal(3600), "PARKING_TIME": Decimal(3600),
                "RESERVATION_TIME": Decimal(3600)}
@@ -32,7 +33,7 @@ _BASE_QUANTUM = {"ENERGY": Decimal("0.000001"), "TIME": Decimal(1), "PARKING_TIM
 ZERO = Decimal(0)
 
 
-@dataclass(frozen=True)
+@frozen
 class StepInput:
     """One priced slice of a session, in time order: what step_size needs to know about it."""
 
@@ -42,7 +43,7 @@ class StepInput:
     step_size: int       # of the price component that priced it
 
 
-@dataclass(frozen=True)
+@frozen
 class StepResult:
     key: Hashable
     dimension: str

@@ -8,11 +8,12 @@ that dimension is free at that moment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, time
 from decimal import Decimal
 from typing import Any, Iterable
 
+from engine.frozen import frozen
 from engine.money import to_decimal
 from engine.problems import Problem, join_path
 from engine.pricing.restrictions import (
@@ -23,7 +24,7 @@ ENERGY, TIME, PARKING_TIME, FLAT = "ENERGY", "TIME", "PARKING_TIME", "FLAT"
 TARIFF_DIMENSIONS = (ENERGY, FLAT, PARKING_TIME, TIME)
 
 
-@dataclass(frozen=True)
+@frozen
 class PriceComponent:
     type: str
     price: Decimal           # per kWh / per hour / per session, excl. VAT
@@ -32,7 +33,7 @@ class PriceComponent:
     index: int               # position within the element's price_components
 
 
-@dataclass(frozen=True)
+@frozen
 class TariffElement:
     index: int
     components: tuple[PriceComponent, ...]
@@ -45,13 +46,13 @@ class TariffElement:
         return None
 
 
-@dataclass(frozen=True)
+@frozen
 class PriceLimit:
     excl_vat: Decimal
     incl_vat: Decimal | None
 
 
-@dataclass(frozen=True)
+@frozen
 class Boundaries:
     """Where a restriction can change its answer inside a charging period.
 
@@ -78,7 +79,7 @@ class Boundaries:
                    frozenset(to_decimal(s) for s in seconds))
 
 
-@dataclass(frozen=True)
+@frozen
 class Tariff:
     id: str | None
     currency: str | None

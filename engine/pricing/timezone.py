@@ -15,10 +15,10 @@ master for those markets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from engine.frozen import frozen
 from engine.problems import Problem
 
 # alpha-3 -> (alpha-2, IANA zone). Europe in full, then the other markets OCPI is used in.
@@ -103,7 +103,7 @@ def load_zone(name: str) -> ZoneInfo:
         raise ValueError(f"unknown time zone {name!r}") from exc
 
 
-@dataclass(frozen=True)
+@frozen
 class ZoneChoice:
     """The zone a session is judged in, and where that answer came from."""
 

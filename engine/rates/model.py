@@ -10,10 +10,11 @@ CDR reverses).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
+from engine.frozen import frozen
 from engine.jsonable import to_jsonable
 from engine.money import fmt, fmt_exact, round_unit_price, to_decimal
 from engine.problems import Problem
@@ -29,7 +30,7 @@ def _dec(value: Any) -> Decimal | None:
     return None if value is None else to_decimal(value)
 
 
-@dataclass(frozen=True)
+@frozen
 class PriceLine:
     """One invoice line. ``net`` is 2 dp; ``gross`` is set on lines of gross-priced (B2C plan)
     documents, where it is the amount the customer sees and ``net`` is derived from it."""
@@ -107,7 +108,7 @@ def totals_of(lines: Iterable[PriceLine], prices_include_vat: bool,
     return document_totals(lines, prices_include_vat=prices_include_vat, notes=notes, countries=countries)
 
 
-@dataclass(frozen=True)
+@frozen
 class StreamPrice:
     """The priced result of one CDR (or one period / cycle document) in one stream."""
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Any, Mapping
 
+from engine.frozen import frozen
 from engine.config.yamlload import Loc
 from engine.money import HUNDRED, line_net, round_amount, round_unit_price, to_decimal
 from engine.problems import Problem
@@ -53,7 +54,7 @@ def parse_card(raw: Mapping[str, Any], loc: Loc | None = None) -> RateCard:
                     loc=loc)
 
 
-@dataclass(frozen=True)
+@frozen
 class Usage:
     """What one session (or the sum of several) consumed."""
 

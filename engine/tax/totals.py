@@ -16,10 +16,10 @@ magnitude, so a credit document built from the negated lines has exactly the neg
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, localcontext
 from typing import Any, Iterable, Protocol, Sequence
 
+from engine.frozen import frozen
 from engine.money import CENT, HUNDRED, fmt, fmt_exact, net_from_gross, round_amount, vat_amount
 
 ZERO = Decimal("0.00")
@@ -33,7 +33,7 @@ class TaxedLine(Protocol):
     tax_treatment: str
 
 
-@dataclass(frozen=True)
+@frozen
 class TaxGroup:
     """One VAT breakdown entry (EN 16931 BG-23)."""
 
@@ -53,7 +53,7 @@ class TaxGroup:
                 "vat": fmt(self.vat), "treatment": self.treatment, "note": self.note, "country": self.country}
 
 
-@dataclass(frozen=True)
+@frozen
 class DocumentTotals:
     line_total: Decimal        # BT-106
     vat_total: Decimal         # BT-110
