@@ -75,7 +75,7 @@ def compile_expr(node: dict[str, Any]) -> Expr:
         if value is MISSING:
             return None
         if quantum is not None and is_number(value):
-            value = Decimal(value).quantize(quantum, rounding=ROUND_HALF_UP)
+            value = Decimal(value).quantize(quantum, ROUND_HALF_UP)  # (positional: see engine.money)
         if isinstance(value, datetime):
             if period:
                 return _period(value, period, tz)

@@ -24,6 +24,8 @@ HUNDRED = Decimal("100")
 # Enough precision that intermediate products (kWh x price x rate) never round silently.
 _PRECISION = 34
 # Passed explicitly on the hot path (cheaper than entering a localcontext for every amount).
+# ``quantize`` is called with positional arguments throughout: with keywords CPython parses them
+# per call (0.29 us against 0.11 us), and amounts are rounded some twenty times per CDR.
 _CONTEXT = Context(prec=_PRECISION, rounding=ROUND_HALF_UP)
 # The arithmetic before rounding (products, quotients): what ``localcontext()`` with
 # ``prec = 34`` gave, i.e. the default context's half-even rounding beyond 34 digits. Calling its
@@ -53,14 +55,14 @@ def to_decimal(value: object, *, field: str = "amount") -> Decimal:
 
 def round_amount(value: Decimal) -> Decimal:
     """An amount (line net, VAT, total) to 2 dp, half up."""
-    return value.quantize(CENT, rounding=ROUND_HALF_UP, context=_CONTEXT)
+    return value.quantize(CENT, ROUND_HALF_UP, _CONTEXT)
 
 
 def round_unit_price(value: Decimal) -> Decimal:
     """A unit price to at most 4 dp, half up, shown with 2 to 4 decimals (0.25, 0.255, 0.2555)."""
-    q = value.quantize(UNIT_PRICE_QUANTUM, rounding=ROUND_HALF_UP, context=_CONTEXT)
+    q = value.quantize(UNIT_PRICE_QUANTUM, ROUND_HALF_UP, _CONTEXT)
     for places in (CENT, MILLI):
-        shorter = q.quantize(places, context=_ARITH)  # (only kept when exact: rounding moot)
+        shorter = q.quantize(places, None, _ARITH)  # (only kept when exact: rounding moot)
         if shorter == q:
             return shorter
     return q

@@ -61,7 +61,7 @@ def round_up(volume: Decimal, dimension: str, step: int) -> Decimal:
     factor = UNIT_FACTOR[dimension]
     with localcontext() as ctx:
         ctx.prec = 50
-        base = (volume * factor).quantize(_BASE_QUANTUM[dimension], rounding=ROUND_HALF_UP)
+        base = (volume * factor).quantize(_BASE_QUANTUM[dimension], ROUND_HALF_UP)  # (positional: engine.money)
         if base <= 0 or step <= 0:
             return volume
         steps = (base / step).to_integral_value(rounding=ROUND_CEILING)
