@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from engine.intake.fastjson import MAX_OPENERS
 from json.encoder import encode_basestring as _encode_str  # what json.dumps(s, ensure_ascii=False) returns
 
 # The most recent texts made by ``canonical_json`` (from values whose dict keys are all strings).
@@ -56,7 +57,11 @@ _NUMBERS_AS_WRITTEN = msgspec.json.Encoder(decimal_format="number")
 
 
 def _fast_canonical(text: str | bytes) -> bytes | None:
-    """The canonical JSON (UTF-8) of a JSON text, or None where the json path has to decide."""
+    """The canonical JSON (UTF-8) of a JSON text, or None where the json path has to decide
+    (also for deeply nested text: msgspec's nesting limit is not json's, see fastjson.py)."""
+    openers = (b"[", b"{") if isinstance(text, bytes) else ("[", "{")
+    if text.count(openers[0]) + text.count(openers[1]) > MAX_OPENERS:  # type: ignore[arg-type]
+        return None
     try:
         return _FAST_WRITE.encode(_FAST_PARSE.decode(text))
     except Exception:  # noqa: BLE001 - refused or unusual: the json path decides, as it always did

@@ -110,7 +110,8 @@ def _outcome(fn, text):
 
 def test_what_msgspec_refuses_is_hashed_as_before():
     for text in ('"\\ud800"', '{"a": "\\udfff", "b": 1.50}', '[1, NaN]', '{"a": Infinity}', '[1,]', "{'a': 1}",
-                 "\ufeff{}", "", "[" * 400 + "]" * 400, "[" * 1200 + "]" * 1200, '"a\x01"', "1" * 5000):
+                 "\ufeff{}", "", "[" * 400 + "]" * 400, "[" * 1200 + "]" * 1200,
+                 *("[" * n + "]" * n for n in (300, 500, 600, 800, 990, 995, 999)), '"a\x01"', "1" * 5000):
         _RECENT.clear()
         expected = _outcome(_json_path_hash, text)
         _RECENT.clear()
