@@ -115,6 +115,11 @@ def prepare(session: Session, stream: str, period_key: str, result: PeriodResult
         sync_billable(session, stream, now=now, commit=True)   # the backlog, outside the lock
         session.commit()
     row = lock_period(session, stream, period_key, skip_locked=skip_locked)
+    if row is None and period_status(session, stream, period_key) == OPEN:
+        # Held, yet open: by a sync building items into it (FOR SHARE, for one batch) or by
+        # another closer's prepare - both brief. Wait for the row rather than report the period
+        # as being closed; a closer that gets it first leaves it closing, which is seen below.
+        row = lock_period(session, stream, period_key)
     if row is None:
         session.rollback()
         return None

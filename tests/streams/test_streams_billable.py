@@ -4,6 +4,7 @@ assigns what waits (late items, items built while their period was locked or clo
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date
 
 import pytest
@@ -13,7 +14,7 @@ from billing_helpers import SAMPLES, bundle, ingest_cdrs, ingest_samples, varian
 from engine.store.billing_models import BillableItem
 from engine.store.cdrs import current_decision, replace_decision
 from engine.store.models import BillingPeriod, Cdr
-from engine.streams.billable import ensure_period, sync_billable, waiting_earlier
+from engine.streams.billable import ensure_period, open_periods, sync_billable, waiting_earlier
 from engine.streams.close import close_period
 from engine.streams.periods import lock_period
 
@@ -130,3 +131,80 @@ def test_items_in_an_open_earlier_period_are_reported_waiting(session_factory):
     assert result.waiting_earlier == {"2026-09": len(september)}
     with session_factory() as session:
         assert waiting_earlier(session, "msp", OCT) == {"2026-09": len(september)}
+
+
+def test_items_built_during_a_close_are_billed_once_by_it_or_the_next(session_factory, db_url, monkeypatch):
+    """The race the period-row lock decides: CDRs of October keep arriving and being built into
+    items while October is being closed. Each must end up on exactly one invoice - October's if
+    it was built before the close took the period, November's (late) otherwise - and no item may
+    sit in October unbilled (built into the period after the close had aggregated it)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("row locks are a PostgreSQL matter; SQLite serialises writers")
+    from engine.streams import msp as msp_stream
+
+    ingest_samples(session_factory, names=MSP_FILES)
+    real = msp_stream.build_msp_document
+
+    def slow(*args, **kwargs):   # keep the close busy while the CDRs arrive
+        time.sleep(0.05)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(msp_stream, "build_msp_document", slow)
+    arrived: list[str] = []
+    errors: list[BaseException] = []
+
+    closed = threading.Event()
+
+    def arrive() -> None:   # before, during and a little after the close
+        try:
+            after = 0
+            while after < 3 and len(arrived) < 80:
+                after += closed.is_set()
+                cdr_id = f"VLT-RACE-{len(arrived):03d}"
+                ingest_cdrs(session_factory, [variant("msp-de-ldx-munich-dc-001.json", cdr_id, days=1)])
+                arrived.append(cdr_id)
+                _sync(session_factory)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    feeder = threading.Thread(target=arrive)
+    feeder.start()
+    while not arrived and feeder.is_alive():
+        time.sleep(0.01)
+    october = close_period(session_factory, bundle(), "msp", OCT, as_of=NOV_1)
+    closed.set()
+    feeder.join(60)
+    assert not errors, errors
+    assert october.outcome == "closed" and len(arrived) >= 4
+    _sync(session_factory)
+    stranded = _items(session_factory, BillableItem.period_key == OCT)
+    with session_factory() as session:
+        unbilled = session.execute(select(BillableItem.cdr_id).where(
+            BillableItem.period_key == OCT, BillableItem.document_number.is_(None))).scalars().all()
+    assert unbilled == [], "an item built into October after its close aggregated it is never billed"
+    november = close_period(session_factory, bundle(), "msp", "2026-11", as_of=date(2026, 12, 1))
+    billed = [s.cdr_id for r in (october, november) for d in r.documents for s in d.sessions]
+    race = sorted(c for c in billed if c.startswith("VLT-RACE-"))
+    assert race == sorted(arrived), "every CDR on exactly one invoice"
+    late = {s.cdr_id for d in november.documents for s in d.sessions if s.late}
+    assert {c for c in race if c not in {i.cdr_id for i in stranded}} <= late
+
+
+def test_a_close_waits_for_a_sync_that_holds_the_open_period(session_factory, db_url):
+    """A sync mid-batch holds the open period's row FOR SHARE; the close must wait for it (a batch
+    is brief), not report the period as being closed by someone else."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("row locks are a PostgreSQL matter; SQLite serialises writers")
+    ingest_samples(session_factory, names=MSP_FILES)
+    with session_factory() as session:
+        ensure_period(session, "msp", OCT)
+        session.commit()
+    syncing = session_factory()
+    try:
+        assert open_periods(syncing, "msp", [OCT]) == {OCT}     # FOR SHARE, held until commit
+        threading.Timer(1.0, syncing.commit).start()
+        result = close_period(session_factory, bundle(), "msp", OCT, as_of=NOV_1)
+    finally:
+        time.sleep(1.05)
+        syncing.close()
+    assert result.outcome == "closed" and len(result.documents) == 5
