@@ -70,13 +70,18 @@ def test_an_item_of_a_closing_period_waits_and_the_next_close_bills_it_late(sess
     assert november.late == 1
 
 
-def test_a_period_a_closer_holds_is_not_waited_for(session_factory, db_url):
+def _october_stored_and_open(session_factory, db_url: str) -> None:
+    """The MSP samples ingested and October's period row committed open (PostgreSQL only)."""
     if not db_url.startswith("postgresql"):
         pytest.skip("row locks are a PostgreSQL matter; SQLite serialises writers")
     ingest_samples(session_factory, names=MSP_FILES)
     with session_factory() as session:
         ensure_period(session, "msp", OCT)
         session.commit()
+
+
+def test_a_period_a_closer_holds_is_not_waited_for(session_factory, db_url):
+    _october_stored_and_open(session_factory, db_url)
     closer = session_factory()
     try:
         assert lock_period(closer, "msp", OCT) is not None       # FOR UPDATE, held
@@ -193,12 +198,7 @@ def test_items_built_during_a_close_are_billed_once_by_it_or_the_next(session_fa
 def test_a_close_waits_for_a_sync_that_holds_the_open_period(session_factory, db_url):
     """A sync mid-batch holds the open period's row FOR SHARE; the close must wait for it (a batch
     is brief), not report the period as being closed by someone else."""
-    if not db_url.startswith("postgresql"):
-        pytest.skip("row locks are a PostgreSQL matter; SQLite serialises writers")
-    ingest_samples(session_factory, names=MSP_FILES)
-    with session_factory() as session:
-        ensure_period(session, "msp", OCT)
-        session.commit()
+    _october_stored_and_open(session_factory, db_url)
     syncing = session_factory()
     try:
         assert open_periods(syncing, "msp", [OCT]) == {OCT}     # FOR SHARE, held until commit
