@@ -44,7 +44,7 @@ from engine.pricing.segments import (
     ADDITIVE, ENERGY, PARKING_TIME, RESERVATION_TIME, TIME, Segment, as_utc, split_periods,
 )
 from engine.pricing.step_size import StepInput, apply_step_sizes
-from engine.pricing.tariff import FLAT, Boundaries, PriceComponent, Tariff, TariffElement, parse_tariff
+from engine.pricing.tariff import FLAT, Boundaries, PriceComponent, Tariff, TariffElement, parse_tariff_cached
 from engine.pricing.timezone import resolve_zone
 from engine.pricing.vat import allocate, vat_lines
 
@@ -127,7 +127,7 @@ def price_periods(cdr: dict[str, Any], tariff: Tariff, zone: ZoneInfo,
     ``boundaries`` adds cut points of the caller's own (they are merged with the tariff's).
     """
     problems: list[Problem] = []
-    b = tariff.boundaries() | (boundaries or Boundaries())
+    b = tariff.boundaries() if boundaries is None else tariff.boundaries() | boundaries
     segments, sp = split_periods(cdr, zone, b)
     problems.extend(sp)
     has_reservation = any(s.is_reservation for s in segments)
@@ -140,7 +140,7 @@ def price_periods(cdr: dict[str, Any], tariff: Tariff, zone: ZoneInfo,
     missing_reported: set[str] = set()
     first_reservation = next((s for s in segments if s.is_reservation), None)
     # only a tariff restricting on current or power can lack the data for it (_note_missing_data)
-    electrical = tariff.uses(lambda r: r.uses_current or r.uses_power)
+    electrical = tariff.restricts_electrically
     first_charging = None if expired else next((s for s in segments if not s.is_reservation or s.has_charging),
                                                 segments[0] if segments else None)
 
@@ -231,7 +231,7 @@ def try_price_cdr(cdr: dict[str, Any], tariff: dict[str, Any] | None = None, *, 
             return None, [Problem("NO_TARIFF", "no tariff given and the CDR embeds none", path="tariffs")]
     elif not isinstance(tariff, dict):
         return None, [Problem("NO_TARIFF", "the tariff is not an object", path="tariff")]
-    parsed, tp = parse_tariff(tariff, path)
+    parsed, tp = parse_tariff_cached(tariff, path)
     problems.extend(tp)
     if not parsed.elements:
         problems.append(Problem("NO_TARIFF", "the tariff has no usable elements", path=join_path(path, "elements")))

@@ -8,10 +8,12 @@ that dimension is free at that moment.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import field
 from datetime import datetime, time
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from engine.frozen import frozen
 from engine.money import to_decimal
@@ -89,7 +91,20 @@ class Tariff:
     start_date_time: datetime | None = None
     end_date_time: datetime | None = None
 
+    def _memo(self, name: str, make: Callable[[], Any]) -> Any:
+        """Data derived from the (frozen) tariff, worked out once per instance: a tariff from
+        ``parse_tariff_cached`` serves every CDR priced with it. Kept in the instance dict, not a
+        field, so frozen stays true; two threads racing here only compute the same value twice."""
+        value = self.__dict__.get(name)
+        if value is None:
+            value = make()
+            object.__setattr__(self, name, value)
+        return value
+
     def boundaries(self) -> Boundaries:
+        return self._memo("_boundaries", self._boundaries)
+
+    def _boundaries(self) -> Boundaries:
         times: set[time] = set()
         kwh: set[Decimal] = set()
         seconds: set[Decimal] = set()
@@ -111,10 +126,8 @@ class Tariff:
         cost of an expired reservation will be calculated based on the RESERVATION_EXPIRES
         Tariff Element" (ReservationRestrictionType note), then the RESERVATION ones.
         """
-        known = self.__dict__.get("_candidates_by_kind")
-        if known is None:  # asked per segment and dimension: worked out once per tariff
-            known = {kind: tuple(self._candidates(kind)) for kind in (None, RESERVATION, RESERVATION_EXPIRES)}
-            object.__setattr__(self, "_candidates_by_kind", known)  # a cache, not a field: frozen stays true
+        known = self._memo("_candidates_by_kind", lambda: {  # asked per segment and dimension
+            kind: tuple(self._candidates(kind)) for kind in (None, RESERVATION, RESERVATION_EXPIRES)})
         order = known.get(reservation)
         return list(order) if order is not None else self._candidates(reservation)
 
@@ -128,14 +141,28 @@ class Tariff:
 
     def select(self, dimension: str, moment: Moment) -> tuple[TariffElement, PriceComponent] | None:
         """The first element with a component of ``dimension`` whose restrictions hold."""
-        for element in self.candidates(moment.reservation):
-            pc = element.component(dimension)
-            if pc is not None and element.restrictions.holds(moment):
-                return element, pc
+        for hit in self._offers(moment.reservation, dimension):
+            if hit[0].restrictions.holds(moment):
+                return hit
         return None
+
+    def _offers(self, reservation: str | None, dimension: str) -> tuple[tuple[TariffElement, PriceComponent], ...]:
+        """The (element, component) pairs ``select`` tries, in order: the candidates that price
+        ``dimension``; the same for every segment, so listed once per (kind, dimension)."""
+        known = self._memo("_offers_by_kind", dict)
+        offers = known.get((reservation, dimension))
+        if offers is None:
+            offers = known[(reservation, dimension)] = tuple(
+                (e, pc) for e in self.candidates(reservation) if (pc := e.component(dimension)) is not None)
+        return offers
 
     def uses(self, predicate) -> bool:
         return any(predicate(e.restrictions) for e in self.elements)
+
+    @property
+    def restricts_electrically(self) -> bool:
+        """Whether an element restricts on current or power (only then can a CDR lack the data)."""
+        return self._memo("_electrical", lambda: self.uses(lambda r: r.uses_current or r.uses_power))
 
 
 def _price_limit(raw: Any, path: str, problems: list[Problem]) -> PriceLimit | None:
@@ -183,6 +210,49 @@ def parse_tariff(raw: dict[str, Any], path: str = "tariff") -> tuple[Tariff, lis
         end_date_time=raw.get("end_date_time") if isinstance(raw.get("end_date_time"), datetime) else None,
     )
     return tariff, problems
+
+
+# --------------------------------------------------------------------------- the parse cache
+
+# Fields of a tariff that ``parse_tariff`` reads: only they go into the cache key.
+_PARSED_FIELDS = ("id", "currency", "elements", "min_price", "max_price", "start_date_time", "end_date_time")
+_CACHE_SIZE = 256
+_cache: OrderedDict[str, tuple[Tariff, tuple[Problem, ...]]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _content_key(raw: dict[str, Any], path: str) -> str:
+    """The identity of what ``parse_tariff`` would read: ``repr`` of the fields it uses.
+
+    ``repr`` of the values intake produces (str, int, bool, None, Decimal, float, dates, lists,
+    dicts) tells their types and exact spelling apart (``Decimal('6.0')`` vs ``Decimal('6.00')``
+    vs ``'6.0'``), so equal keys parse to equal tariffs; keys in another order only miss. The
+    tariff's alt texts and energy mix are left out: they are the bulk and are not parsed.
+    """
+    return repr((path, *[raw.get(name) for name in _PARSED_FIELDS]))
+
+
+def parse_tariff_cached(raw: dict[str, Any], path: str = "tariff") -> tuple[Tariff, list[Problem]]:
+    """``parse_tariff``, remembered for the most recent tariffs by content.
+
+    Every ad-hoc CDR embeds its tariff, so the same few tariffs are parsed again and again; the
+    shared ``Tariff`` also keeps what is derived from it (``_memo``). Keyed by content, never by
+    id: a changed tariff under the same id is a new key. Bounded (LRU); the lock makes the
+    OrderedDict safe for the HTTP server's threads (a parse in two threads at once is harmless).
+    """
+    key = _content_key(raw, path)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+    if hit is None:
+        tariff, problems = parse_tariff(raw, path)
+        hit = (tariff, tuple(problems))
+        with _cache_lock:
+            _cache[key] = hit
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+    return hit[0], list(hit[1])
 
 
 def _component(pc: Any, index: int, path: str, problems: list[Problem]) -> PriceComponent | None:
