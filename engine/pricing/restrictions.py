@@ -22,7 +22,7 @@ a segment's start is the answer for the whole segment.
 from __future__ import annotations
 
 import re
-from dataclasses import field
+from dataclasses import field, replace
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -99,6 +99,8 @@ class Restrictions:
             return False
         elif self.reservation == RESERVATION_EXPIRES and m.reservation != RESERVATION_EXPIRES:
             return False
+        if self._only_reservation:
+            return True
         if not self._time_of_day_holds(m.local.time().replace(tzinfo=None)):
             return False
         day = m.local.date()
@@ -122,6 +124,17 @@ class Restrictions:
             return False
         return True
 
+    @property
+    def _only_reservation(self) -> bool:
+        """Nothing but (at most) ``reservation`` is set: the usual unrestricted element, for which
+        ``holds`` can stop after the reservation check. Worked out once per instance (the tariff
+        cache shares them across CDRs), in the instance dict so frozen stays true."""
+        known = self.__dict__.get("_only_reservation_")
+        if known is None:
+            known = replace(self, reservation=None, invalid=False) == _UNRESTRICTED
+            object.__setattr__(self, "_only_reservation_", known)
+        return known
+
     def _time_of_day_holds(self, t: time) -> bool:
         start, end = self.start_time, self.end_time
         if start is None and end is None:
@@ -137,6 +150,9 @@ class Restrictions:
         if start == end:
             return True  # a full day: every wall-clock time is both after start and before end
         return t >= start or t < end  # wraps past midnight
+
+
+_UNRESTRICTED = Restrictions()
 
 
 def _min_max_holds(lower: Decimal | None, upper: Decimal | None,

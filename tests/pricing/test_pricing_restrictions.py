@@ -113,3 +113,17 @@ def test_parse_time():
     assert str(parse_time("07:05")) == "07:05:00"
     with pytest.raises(ValueError):
         parse_time("7:05")
+
+
+def test_unrestricted_shortcut_is_remembered_per_instance_and_only_for_the_unrestricted():
+    """``holds`` stops after the reservation check when nothing else is set; that answer is kept
+    on the instance and never taken for restrictions that do set something."""
+    free, reserved, timed = r(), r(reservation="RESERVATION"), r(start_time="09:00", end_time="18:00")
+    night = at("2026-06-01 20:00")
+    assert free.holds(night) and not free.holds(at("2026-06-01 20:00", reservation="RESERVATION"))
+    assert reserved.holds(at("2026-06-01 20:00", reservation="RESERVATION")) and not reserved.holds(night)
+    assert not timed.holds(night) and timed.holds(at("2026-06-01 10:00"))
+    assert (free.__dict__["_only_reservation_"], reserved.__dict__["_only_reservation_"],
+            timed.__dict__["_only_reservation_"]) == (True, True, False)
+    invalid, _ = parse_restrictions({"day_of_week": ["FUNDAY"]})
+    assert not invalid.holds(night)
