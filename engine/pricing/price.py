@@ -38,7 +38,7 @@ from engine.money import HUNDRED, fmt, line_net, round_amount, to_decimal
 from engine.problems import Problem, join_path
 from engine.pricing.restrictions import RESERVATION, RESERVATION_EXPIRES, Moment
 from engine.pricing.result import (
-    TOTAL_OF, Adjustment, Amount, Component, Difference, PriceResult,
+    SUBTOTALS, TOTAL_OF, Adjustment, Amount, Component, Difference, PriceResult,
 )
 from engine.pricing.segments import (
     ADDITIVE, ENERGY, PARKING_TIME, RESERVATION_TIME, TIME, Segment, as_utc, split_periods,
@@ -49,6 +49,7 @@ from engine.pricing.timezone import resolve_zone
 from engine.pricing.vat import allocate, vat_lines
 
 ZERO = Decimal(0)
+_CENTS = Decimal("0.00")  # where money sums start (the exponent of an empty sum)
 RESERVATION_FLAT = "RESERVATION_FLAT"
 _VOLUME_QUANTUM = Decimal("1e-12")
 # Order of components that become active at the same instant.
@@ -338,13 +339,16 @@ def _money(lines: list[_Line]) -> tuple[dict[str, Any], list, Amount]:
                       component_index=ln.component.index)
             for (ln, volume, billed, net, exact_excl, exact_incl), share in zip(priced, shares)
         ]
-        excl = sum((c.excl_vat for c in components), Decimal("0.00"))
-        incl = excl + sum((v.vat for v in vat), Decimal("0.00"))
+        excl = sum([c.excl_vat for c in components], _CENTS)
+        incl = excl + sum([v.vat for v in vat], _CENTS)
         totals: dict[str, Any] = {"total_cost": Amount(round_amount(excl), round_amount(incl))}
-        for name in set(TOTAL_OF.values()):
-            mine = [c for c in components if TOTAL_OF[c.dimension] == name]
-            totals[name] = (Amount(sum((c.excl_vat for c in mine), Decimal("0.00")),
-                                   sum((c.incl_vat for c in mine), Decimal("0.00"))) if mine else None)
+        by_total: dict[str, list[Component]] = {}  # in component order, as the sums were
+        for c in components:
+            by_total.setdefault(TOTAL_OF[c.dimension], []).append(c)
+        for name in SUBTOTALS:
+            mine = by_total.get(name)
+            totals[name] = (Amount(sum([c.excl_vat for c in mine], _CENTS),
+                                   sum([c.incl_vat for c in mine], _CENTS)) if mine else None)
         exact = Amount(sum((c.exact_excl_vat for c in components), ZERO),
                        sum((c.exact_incl_vat for c in components), ZERO))
         totals["_components"] = components
