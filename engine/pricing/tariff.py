@@ -180,7 +180,10 @@ def _price_limit(raw: Any, path: str, problems: list[Problem]) -> PriceLimit | N
 
 
 def parse_tariff(raw: dict[str, Any], path: str = "tariff") -> tuple[Tariff, list[Problem]]:
-    """A normalised OCPI 2.2.1 Tariff dict to ``Tariff``; unusable parts become warnings."""
+    """A normalised OCPI 2.2.1 Tariff dict to ``Tariff``; unusable parts become warnings.
+
+    Reads only the fields in ``_PARSED_FIELDS``: they are the key of ``parse_tariff_cached``, so a
+    field read here and missing there would let two different tariffs share one parse."""
     problems: list[Problem] = []
     elements: list[TariffElement] = []
     for i, el in enumerate(raw.get("elements") or []):

@@ -69,3 +69,23 @@ def test_concurrent_use_gives_the_same_results():
     with ThreadPoolExecutor(4) as pool:
         runs = list(pool.map(lambda _: [parse_tariff_cached(raw)[0].id for raw in raws], range(4)))
     assert runs == [[raw["id"] for raw in raws]] * 4
+
+
+def test_the_cache_key_holds_every_field_parse_tariff_reads():
+    """A field parse_tariff reads but the key leaves out would let two tariffs share one parse."""
+    from engine.pricing.tariff import _PARSED_FIELDS, parse_tariff
+
+    class Recording(dict):
+        read: set = set()
+
+        def get(self, key, default=None):
+            Recording.read.add(key)
+            return super().get(key, default)
+
+        def __getitem__(self, key):
+            Recording.read.add(key)
+            return super().__getitem__(key)
+
+    raw = Recording({"id": "T1", "currency": "EUR", "elements": [], "min_price": None, "max_price": None})
+    parse_tariff(raw)
+    assert Recording.read <= set(_PARSED_FIELDS)
