@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, NamedTuple
 
 from sqlalchemy import Numeric, String, and_, case, cast, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
@@ -193,6 +193,15 @@ def last_decision(session: Session) -> int:
 SYNC_BATCH = 1_000
 
 
+class _Built(NamedTuple):
+    """An item (and its lines) built from a current Decision, with the item it replaces."""
+
+    item: dict[str, Any]
+    lines: list[dict[str, Any]]
+    old_id: int | None          # the item built from an older Decision of the CDR, if any
+    old_period: str | None      # that item's period (None: it was waiting)
+
+
 def _insert_items(session: Session, rows: list[dict[str, Any]]) -> dict[int, int]:
     """``INSERT ... ON CONFLICT (cdr_pk) DO NOTHING RETURNING id, cdr_pk`` for a batch of items
     in one statement; {cdr_pk: new item id} of those inserted."""
@@ -232,23 +241,22 @@ def sync_billable(session: Session, stream: str, *, now: datetime | None = None,
     for start in range(0, len(keys), batch):
         chunk = keys[start:start + batch]
         rows = session.execute(_pending(stream).where(one_of(session, Cdr.id, chunk))).all()
-        built = [(item_values(stream, cdr_pk, decision_id, (cc, party, cdr_id), cdr or {}, facts or {},
-                              pricing or {}, now), old_id, old_period)
+        built = [_Built(*item_values(stream, cdr_pk, decision_id, (cc, party, cdr_id), cdr or {}, facts or {},
+                                     pricing or {}, now), old_id, old_period)
                  for cdr_pk, cc, party, cdr_id, cdr, decision_id, facts, pricing, old_id, old_period in rows]
-        opened = open_periods(session, stream, [b[0][0]["own_period"] for b in built] + [b[2] for b in built])
+        opened = open_periods(session, stream, [b.item["own_period"] for b in built] + [b.old_period for b in built])
         # an item whose period began closing since it was found stays as it is
-        built = [b for b in built if b[2] is None or b[2] in opened]
-        stale = [old_id for _, old_id, _ in built if old_id is not None]
+        built = [b for b in built if b.old_period is None or b.old_period in opened]
+        stale = [b.old_id for b in built if b.old_id is not None]
         if stale:  # replayed Decisions: rebuild their items (still open or waiting)
             session.execute(delete(BillableLine).where(one_of(session, BillableLine.item_id, stale)))
             session.execute(delete(BillableItem).where(one_of(session, BillableItem.id, stale)))
-        built = [(item, lines) for (item, lines), _, _ in built]
-        for item, _ in built:
-            if item["own_period"] in opened:
-                item["period_key"] = item["own_period"]
-        ids = _insert_items(session, [item for item, _ in built])
-        lines = [dict(line, item_id=ids[item["cdr_pk"]]) for item, item_lines in built if item["cdr_pk"] in ids
-                 for line in item_lines]
+        for b in built:
+            if b.item["own_period"] in opened:
+                b.item["period_key"] = b.item["own_period"]
+        ids = _insert_items(session, [b.item for b in built])
+        lines = [dict(line, item_id=ids[b.item["cdr_pk"]]) for b in built if b.item["cdr_pk"] in ids
+                 for line in b.lines]
         total = created + len(ids)
         if lines and total >= batch and (analyzed_at < 0 or total >= 10 * analyzed_at):
             _analyze(session)   # a backlog: before the lines' FK checks use a stale plan
