@@ -40,9 +40,11 @@ DEFAULT_BATCH = 500
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("work", help="run the background worker (expire waiting CDRs, build billable items, deliver the outbox)",
-                       description="Expire ad-hoc CDRs whose wait for the PSP transaction is over and deliver "
-                                   "outbox messages, in a loop (or once).")
+    p = sub.add_parser("work", help="run the background worker (expire waiting CDRs, build billable items, "
+                                    "deliver the outbox)",
+                       description="Expire ad-hoc CDRs whose wait for the PSP transaction is over, build the "
+                                   "billable items of the subscription and MSP streams and deliver outbox "
+                                   "messages, in a loop (or once).")
     add_database_option(p)
     add_config_option(p)
     p.add_argument("--once", action="store_true", help="one round, then exit")

@@ -7,10 +7,9 @@ A period is one ``billing_periods`` row per (stream, YYYY-MM) with party ``*``:
 ``prepare`` runs once, in one transaction, under the row lock (``SELECT ... FOR UPDATE``): it
 turns the stream's new Decisions into billable items (built into this period while it is open)
 and assigns the waiting ones of the period - and the late ones of earlier closed periods - to
-it, then marks it ``closing``. (A big
-backlog of new Decisions is turned into items just before, in committed batches - idempotent, so
-a racing closer or a crash costs nothing; under the lock only what was decided meanwhile is
-left.) Items that arrive after that wait for the next period (they are late once this one is
+it, then marks it ``closing``. (A big backlog of new Decisions is turned into items just before,
+in committed batches - idempotent, so a racing closer or a crash costs nothing; under the lock
+only what was decided meanwhile is left.) Items that arrive after that wait for the next period (they are late once this one is
 closed). A close that stops half-way leaves the period ``closing``; running it again skips
 ``prepare`` and issues what is missing (documents already issued are recognised by their
 business keys).
