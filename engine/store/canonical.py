@@ -15,10 +15,11 @@ from collections import OrderedDict
 from decimal import Decimal
 from typing import Any
 
+from json.encoder import encode_basestring as _encode_str  # what json.dumps(s, ensure_ascii=False) returns
+
 import msgspec
 
 from engine.intake.fastjson import MAX_OPENERS
-from json.encoder import encode_basestring as _encode_str  # what json.dumps(s, ensure_ascii=False) returns
 
 # The most recent texts made by ``canonical_json`` (from values whose dict keys are all strings).
 # Such a text is a fixed point - parsing and re-canonicalising it gives it back - so its content

@@ -493,10 +493,9 @@ _PSP_TRANSACTION = (select(_psp)
                     .order_by(case((_PSP_BY_AUTH, 0), else_=1), _psp.c.updated_at.desc(), _psp.c.id.desc())
                     .limit(1))
 
-# The same, for all values of a batch at once (DbSource.sharing(cdrs=...)); built once (expanding
-# IN parameters), so SQLAlchemy's compiled cache applies.
-# PostgreSQL only (``DbSource.sharing``): the lists go over as arrays, one parameter each, so the
-# statement text is the same for every batch (see ``engine.store._sql.one_of``).
+# The same, for all values of a batch at once (DbSource.sharing(cdrs=...), PostgreSQL only): the
+# lists go over as arrays, one parameter each, so the statement is built once and its text is the
+# same for every batch (see ``engine.store._sql.one_of``).
 _TEXTS = ARRAY(String)
 _PSP_TRANSACTIONS_OF = select(_psp).where((_psp.c.authorization_reference == any_(bindparam("auths", type_=_TEXTS)))
                                           | (_psp.c.session_id == any_(bindparam("sids", type_=_TEXTS))))
