@@ -23,6 +23,9 @@ from typing import Any, BinaryIO, Callable
 CHUNK = 1 << 16
 _WS = re.compile(r"[ \t\r\n]*")
 _NEAR_END = 16  # a decode error this close to the window's end may just be a cut value
+# A JSON escape of a UTF-16 surrogate: paired, it is one character; alone, the string it is in
+# is not valid Unicode and cannot be stored, printed or sent on (UTF-8 has no encoding for it).
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 class Malformed(Exception):
@@ -38,8 +41,9 @@ class Malformed(Exception):
 class TextWindow:
     """Decoded text from ``stream``; ``pos`` is the parse position, text before it is dropped."""
 
-    def __init__(self, stream: BinaryIO, decoder: json.JSONDecoder):
+    def __init__(self, stream: BinaryIO, decoder: json.JSONDecoder, on_surrogate: Callable[[], None] | None = None):
         self._read: Callable[[int], bytes] = getattr(stream, "read1", None) or stream.read
+        self._on_surrogate = on_surrogate  # told of every value whose text escapes a surrogate
         self._bytes = codecs.getincrementaldecoder("utf-8-sig")()  # a BOM is dropped
         self._decode = decoder.raw_decode
         self.text = ""
@@ -134,6 +138,8 @@ class TextWindow:
                 # a number at the window's end may continue in the next chunk
                 if self.fill():
                     continue
+            if self._on_surrogate is not None and SURROGATE_ESCAPE.search(self.text, self.pos, end):
+                self._on_surrogate()
             self.pos = end
             return value
 

@@ -23,6 +23,7 @@ file with one RawItem saying where (line and column) and why.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 from engine.intake.fastjson import NOT_DECODED, decode_line
-from engine.intake.jsontext import Malformed, TextWindow
+from engine.intake.jsontext import SURROGATE_ESCAPE, Malformed, TextWindow
 from engine.problems import Problem, join_path
 
 EXTENSIONS = (".json", ".jsonl", ".ndjson")
@@ -39,6 +40,7 @@ STDIN = "<stdin>"
 
 INVALID = "json.invalid"
 NON_FINITE = "json.nan"
+LONE_SURROGATE = "json.lone_surrogate"
 ENVELOPE_STATUS = "envelope.status"
 NOT_FOUND = "input.not_found"
 UNREADABLE = "input.unreadable"
@@ -125,13 +127,18 @@ def _envelope_problem(meta: dict[str, Any], source: str) -> RawItem | None:
 class _Reader:
     def __init__(self, stream: BinaryIO, name: str):
         self.name = name
-        self.non_finite = 0
+        # Values that need a look before they are handed on (NaN/Infinity, escaped surrogates);
+        # an item compares the count before and after it was parsed.
+        self.flagged = 0
         decoder = json.JSONDecoder(parse_float=Decimal, parse_constant=self._constant)
         self.decode = decoder.decode
-        self.window = TextWindow(stream, decoder)
+        self.window = TextWindow(stream, decoder, on_surrogate=self._flag)
+
+    def _flag(self) -> None:
+        self.flagged += 1
 
     def _constant(self, text: str) -> _NonFinite:
-        self.non_finite += 1
+        self.flagged += 1
         return _NonFinite(text)
 
     # -- helpers -------------------------------------------------------------------------------
@@ -142,12 +149,12 @@ class _Reader:
                                               file=self.name, line=line, col=col)])
 
     def item(self, source: str, value: Any, seen_before: int) -> RawItem:
-        """A parsed value as a RawItem; NaN/Infinity inside it make it a rejected one."""
-        if self.non_finite == seen_before:
+        """A parsed value as a RawItem; NaN/Infinity or a lone surrogate inside it make it a
+        rejected one, with the field named."""
+        if self.flagged == seen_before:
             return RawItem(source, value)
-        problems = [Problem(code=NON_FINITE, path=path, message=f"{text} is not a JSON number "
-                            "(NaN and Infinity are not allowed in OCPI)") for path, text in _non_finite(value)]
-        return RawItem(source, None, problems)
+        problems = _unusable(value)
+        return RawItem(source, None, problems) if problems else RawItem(source, value)
 
     # -- shapes --------------------------------------------------------------------------------
 
@@ -201,7 +208,7 @@ class _Reader:
         while True:
             source = f"{prefix}[{index}]"
             window.peek()
-            seen = self.non_finite
+            seen = self.flagged
             try:
                 value = window.value()
             except Malformed as exc:
@@ -219,7 +226,7 @@ class _Reader:
     def document(self) -> Iterator[RawItem]:
         """A pretty-printed object: one CDR, or an envelope whose ``data`` is streamed."""
         window = self.window
-        seen = self.non_finite
+        seen = self.flagged
         meta: dict[str, Any] = {}
         streamed = False
         try:
@@ -278,15 +285,17 @@ class _Reader:
 
     def parse_line(self, line_no: int, text: str, *, numbered: bool) -> Iterator[RawItem]:
         source = f"{self.name}:{line_no}" if numbered else self.name
-        seen = self.non_finite
+        seen = self.flagged
         value = decode_line(text)
-        if value is NOT_DECODED:
+        if value is NOT_DECODED:   # (msgspec refuses lone surrogates: only this path can meet one)
             try:
                 value = self.decode(text)
             except (ValueError, RecursionError) as exc:
                 yield self.bad_line(source, line_no, text, exc)
                 return
-        if self.non_finite != seen or not _is_envelope(value):
+            if SURROGATE_ESCAPE.search(text):
+                self._flag()
+        if self.flagged != seen or not _is_envelope(value):
             item = self.item(source, value, seen)
             item.raw = text
             yield item
@@ -318,16 +327,40 @@ class _Stop(Exception):
     """A malformed array element was reported; the rest of the input cannot be read."""
 
 
-def _non_finite(value: Any) -> list[tuple[str, str]]:
-    """(path, text) of every NaN/Infinity in a parsed value, without recursion."""
-    found = []
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(text: str) -> Problem | None:
+    found = _SURROGATE.search(text)
+    if found is None:
+        return None
+    return Problem(code=LONE_SURROGATE, message=f"not valid Unicode: a lone surrogate "
+                   f"({found.group().encode('unicode_escape').decode()}) that no text encoding can hold")
+
+
+def _unusable(value: Any) -> list[Problem]:
+    """What makes a parsed value unusable, by path and without recursion: NaN/Infinity, and
+    strings (values or field names) with a lone surrogate."""
+    found: list[tuple[str, Problem]] = []
     stack: list[tuple[str, Any]] = [("", value)]
     while stack:
         path, node = stack.pop()
         if isinstance(node, _NonFinite):
-            found.append((path, node.text))
+            found.append((path, Problem(code=NON_FINITE, path=path, message=f"{node.text} is not a JSON number "
+                                        "(NaN and Infinity are not allowed in OCPI)")))
+        elif isinstance(node, str):
+            problem = _lone_surrogate(node)
+            if problem is not None:
+                found.append((path, Problem(code=problem.code, path=path, message=problem.message)))
         elif isinstance(node, dict):
-            stack.extend((join_path(path, str(k)), v) for k, v in node.items())
+            for k, v in node.items():
+                key_problem = _lone_surrogate(str(k))
+                if key_problem is not None:
+                    key_path = join_path(path, str(k).encode("utf-8", "backslashreplace").decode())
+                    found.append((key_path, Problem(code=key_problem.code, path=key_path,
+                                                    message=f"field name {key_problem.message}")))
+                    continue
+                stack.append((join_path(path, str(k)), v))
         elif isinstance(node, list):
             stack.extend((join_path(path, i), v) for i, v in enumerate(node))
-    return sorted(found)
+    return [problem for _, problem in sorted(found, key=lambda pair: pair[0])]

@@ -143,3 +143,30 @@ def test_usage_errors_exit_2(workspace, tmp_path):
     assert cdrflow("ingest").returncode == 2  # argparse: INPUT is required
     unreachable = cdrflow("db", "upgrade", "--database-url", "postgresql+psycopg://nobody@127.0.0.1:1/none")
     assert unreachable.returncode == 2 and "cdrflow db:" in unreachable.stderr
+
+
+def test_a_cdr_with_a_lone_surrogate_is_rejected_and_kept_and_the_rest_ingested(workspace, db_url):
+    """No database can hold a lone surrogate (it has no UTF-8 form): the CDR is a rejected input
+    with the field named, not a crash that stops the batch."""
+    good = json.loads((workspace / "cdrs" / "msp-de-ldx-munich-dc-001.json").read_text())
+    bad = dict(good, id="VLT-BAD-SURROGATE")
+    line = json.dumps(bad).replace('"VLT-BAD-SURROGATE"', '"VLT-BAD-\\ud800"')
+    batch = workspace / "batch.jsonl"
+    batch.write_text(line + "\n" + json.dumps(good) + "\n")
+    result = summary(ingest(workspace, db_url, str(batch)))
+    assert (result["received"], result["rejected"], result["new"]) == (2, 1, 1)
+    assert result["exceptions"].get("INVALID_CDR") == 1
+
+    from sqlalchemy import select
+
+    from engine.store.db import make_session_factory
+    from engine.store.models import RejectedInput
+
+    factory = make_session_factory(db_url)
+    try:
+        with factory() as session:
+            [kept] = session.execute(select(RejectedInput)).scalars().all()
+            assert kept.raw_text == line and kept.source.endswith("batch.jsonl:1")
+            assert [(r["code"], r["path"]) for r in kept.reasons] == [("json.lone_surrogate", "id")]
+    finally:
+        factory.kw["bind"].dispose()

@@ -214,7 +214,8 @@ def test_a_credit_cdr_without_its_original_is_priced_from_its_own_periods(app, c
 
 
 def test_malformed_json_is_400_envelope_and_nothing_is_stored(app, client, auth):
-    for body in (b"{not json", b'[{"id": "a"}, {oops}]', b"\x00\x01", b'{"total_energy": NaN}'):
+    for body in (b"{not json", b'[{"id": "a"}, {oops}]', b"\x00\x01", b'{"total_energy": NaN}',
+                 b'{"id": "VLT-\\ud800"}'):
         response = post(client, auth, body)
         assert response.status_code == 400, body
         envelope = response.get_json()

@@ -323,3 +323,38 @@ def test_envelope_without_data():
 def test_text_stream_is_read_too():
     items = list(read_items(io.StringIO(ONE_LINE.decode()), "text.json"))
     assert items[0].data == load(SPEC_CDR)
+
+
+@pytest.mark.parametrize("escape", [rb"\ud800", rb"\uDFFF", rb"\udc00"])
+def test_a_lone_surrogate_is_rejected_with_the_field_named(escape):
+    """No text encoding can hold a lone surrogate: such a CDR could not be stored, printed or
+    sent on, so it is rejected like NaN - in every shape, the next CDR still read."""
+    text = ONE_LINE.replace(b'"id": "', b'"id": "S' + escape, 1)
+    assert text != ONE_LINE
+    pretty = json.dumps(json.loads(text), indent=2).encode()
+    for items in (read(text + b"\n" + ONE_LINE + b"\n", "x.jsonl"), read(b"[" + text + b"," + ONE_LINE + b"]"),
+                  read(pretty + b"\n")):
+        assert items[0].data is None
+        [problem] = items[0].problems
+        assert problem.code == "json.lone_surrogate" and problem.path == "id"
+        assert escape.decode().lower() in problem.message.lower()
+        problem.message.encode("utf-8")     # the message itself is printable
+        assert all(item.data is not None for item in items[1:])
+
+
+def test_a_lone_surrogate_in_a_field_name_is_rejected_too():
+    text = ONE_LINE.replace(b'"id"', b'"i\\udc00d"', 1)
+    [item] = read(text + b"\n", "x.jsonl")
+    [problem] = item.problems
+    assert problem.code == "json.lone_surrogate" and "field name" in problem.message
+    problem.path.encode("utf-8")
+
+
+def test_a_surrogate_pair_and_an_escaped_backslash_are_not_lone_surrogates():
+    pair = ONE_LINE.replace(b'"id": "', b'"id": "\\ud83d\\ude00', 1)
+    backslash = ONE_LINE.replace(b'"id": "', b'"id": "\\\\ud800', 1)  # the text \ud800
+    for text in (pair, backslash):
+        for items in (read(text + b"\n", "x.jsonl"), read(b"[" + text + b"]")):
+            assert items[0].problems == [] and items[0].data is not None
+    assert read(pair + b"\n", "x.jsonl")[0].data["id"].startswith("\U0001F600")
+    assert read(backslash + b"\n", "x.jsonl")[0].data["id"].startswith("\\ud800")
