@@ -37,6 +37,7 @@ from engine.problems import Problem, join_path
 EXTENSIONS = (".json", ".jsonl", ".ndjson")
 LINES_EXTENSIONS = (".jsonl", ".ndjson")
 STDIN = "<stdin>"
+ONE_LINE_MAX = 1 << 16  # a first line up to this long is parsed whole (a CDR is a few KB)
 
 INVALID = "json.invalid"
 NON_FINITE = "json.nan"
@@ -130,6 +131,7 @@ class _Reader:
         # Values that need a look before they are handed on (NaN/Infinity, escaped surrogates);
         # an item compares the count before and after it was parsed.
         self.flagged = 0
+        self._first_line: tuple[str, Any] | None = None  # (text, value) decoded by looks_like_lines
         decoder = json.JSONDecoder(parse_float=Decimal, parse_constant=self._constant)
         self.decode = decoder.decode
         self.window = TextWindow(stream, decoder, on_surrogate=self._flag)
@@ -182,16 +184,29 @@ class _Reader:
                             window.pos)
 
     def looks_like_lines(self) -> bool:
-        """JSON Lines if the first line alone is a complete JSON value."""
+        """JSON Lines if the first line alone is a complete JSON value.
+
+        A body of one line with no newline at its end (what an HTTP client POSTs) is read to its
+        end first, up to :data:`ONE_LINE_MAX`: it is then one line, parsed whole (and kept verbatim
+        as the raw CDR) like a line of JSON Lines, not value by value. Only a longer first line - an
+        export or envelope on one line - is streamed in constant memory by :meth:`document`."""
         window = self.window
         newline = window.text.find("\n", window.pos)
+        while newline < 0 and not window.eof and len(window.text) - window.pos < ONE_LINE_MAX:
+            window.fill()
+            newline = window.text.find("\n", window.pos)
         if newline < 0:
             return window.eof  # one line that is all the input: the same as JSON Lines of one
+        line = window.text[window.pos:newline]
+        value = decode_line(line)
+        if value is not NOT_DECODED:
+            self._first_line = (line, value)  # parse_line takes it from here: parsed once
+            return True
         try:
-            _, end = json.JSONDecoder().raw_decode(window.text[window.pos:newline])
+            _, end = json.JSONDecoder().raw_decode(line)
         except (ValueError, RecursionError):
             return False
-        return window.text[window.pos + end:newline].strip() == ""
+        return line[end:].strip() == ""
 
     def expect_end(self) -> None:
         if self.window.peek() != "":
@@ -286,7 +301,8 @@ class _Reader:
     def parse_line(self, line_no: int, text: str, *, numbered: bool) -> Iterator[RawItem]:
         source = f"{self.name}:{line_no}" if numbered else self.name
         seen = self.flagged
-        value = decode_line(text)
+        first, self._first_line = self._first_line, None
+        value = first[1] if first is not None and first[0] == text else decode_line(text)
         if value is NOT_DECODED:   # (msgspec refuses lone surrogates: only this path can meet one)
             try:
                 value = self.decode(text)

@@ -47,6 +47,36 @@ def test_single_object_on_one_line_is_named_like_a_file():
     assert [i.source for i in items] == ["cdr.json"]
 
 
+@pytest.mark.parametrize("ending", [b"", b"\n", b"\r\n"])
+def test_a_one_line_body_is_one_item_kept_verbatim_with_or_without_a_final_newline(ending):
+    # what an HTTP client POSTs: the same item (name, data, raw text) whichever way it ends
+    items = read(ONE_LINE + ending, "http:cpms:r1")
+    assert [(i.source, i.problems) for i in items] == [("http:cpms:r1", [])]
+    assert items[0].data == load(SPEC_CDR)
+    assert items[0].raw is not None and items[0].raw.rstrip("\r") == ONE_LINE.decode()
+
+
+def test_a_one_line_body_arriving_in_small_pieces_is_still_one_line():
+    stream = GeneratorStream([ONE_LINE[i:i + 100] for i in range(0, len(ONE_LINE), 100)])
+    items = list(read_items(stream, "http:cpms:r1"))
+    assert [i.source for i in items] == ["http:cpms:r1"] and items[0].raw == ONE_LINE.decode()
+
+
+def test_a_one_line_body_longer_than_one_line_max_is_streamed_as_before(monkeypatch):
+    import engine.intake.reader as reader
+
+    monkeypatch.setattr(reader, "ONE_LINE_MAX", 64)
+    items = read(ONE_LINE, "cdr.json")
+    assert [i.source for i in items] == ["cdr.json"] and items[0].data == load(SPEC_CDR)
+    assert items[0].raw is None  # streamed value by value: the store keeps canonical JSON
+
+
+def test_a_malformed_one_line_body_names_line_and_column():
+    problem = only_problem(read(ONE_LINE[:-40], "http:cpms:r1"))
+    assert problem.code == "json.invalid" and problem.line == 1 and problem.col and problem.col > 1
+    assert problem.message.startswith(f"line 1, column {problem.col}: ")
+
+
 def test_json_array():
     items = read(b"[" + b",\n".join([CDR_TEXT, ONE_LINE, CDR_TEXT]) + b"]", "batch.json")
     assert [i.source for i in items] == ["batch.json[0]", "batch.json[1]", "batch.json[2]"]
