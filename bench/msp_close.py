@@ -349,7 +349,7 @@ class StepTimer:
 
 
 def instrument() -> StepTimer:
-    from engine.streams import billable, documents, msp, periods
+    from engine.streams import documents, msp, periods
 
     timer = StepTimer()
     for name in ("prepare", "count_late", "issue_period_documents", "finish", "build_msp_document", "period_groups",
