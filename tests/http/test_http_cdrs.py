@@ -318,3 +318,12 @@ def test_a_cdr_the_database_cannot_hold_is_kept_as_rejected_and_the_rest_stored(
         assert counts(app)["rejected_inputs"] == 1
     else:  # SQLite stores it like any other CDR
         assert results[0]["outcome"] in ("new", "rejected")
+
+
+def test_a_one_line_cdr_is_stored_exactly_as_sent_with_or_without_a_final_newline(app, client, auth):
+    # The raw CDR is kept verbatim, however the sender ended its body (curl -d adds no newline).
+    body = dumps(sample(ADHOC)).encode()  # one line, with spaces after the separators
+    assert post(client, auth, body).status_code == 201
+    assert post(client, auth, body + b"\n").status_code == 200  # the same CDR: a duplicate
+    with app.extensions[EXTENSION].session_factory() as s:
+        assert s.execute(select(Cdr.raw_json)).scalar_one() == body.decode()
