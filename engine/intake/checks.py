@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import repeat
 from typing import Any
 
 from engine.intake.currencies import ISO_4217
@@ -22,6 +23,8 @@ NON_CREDIT_ID_LENGTH = 36
 SESSION_ONLY_DIMENSIONS = frozenset({"CURRENT", "ENERGY_EXPORT", "ENERGY_IMPORT", "POWER", "STATE_OF_CHARGE"})
 PRICES = ("total_cost", "total_fixed_cost", "total_energy_cost", "total_time_cost",
           "total_parking_cost", "total_reservation_cost")
+# (comparing a Decimal with a Decimal skips converting the int on every comparison; same result)
+_ZERO, _ONE = Decimal(0), Decimal(1)
 
 # error codes
 END_BEFORE_START = "cdr.end_before_start"
@@ -119,7 +122,10 @@ def _periods(cdr: dict[str, Any], start: datetime | None, end: datetime | None, 
                 found.warn(PERIODS_NOT_ASCENDING, "charging period starts before the previous one",
                            _period_path(i, "start_date_time"))
             previous = began
-        for j, dim in enumerate(period.get("dimensions") or ()):
+        dims = period.get("dimensions") or ()
+        if SESSION_ONLY_DIMENSIONS.isdisjoint(map(dict.get, dims, repeat("type"))):
+            continue  # (the usual period, looked over in C; the loop below says where)
+        for j, dim in enumerate(dims):
             if dim.get("type") in SESSION_ONLY_DIMENSIONS:
                 found.warn(SESSION_ONLY_DIMENSION, f"{dim['type']} is a Session-only dimension; ignored for billing",
                            _period_path(i, "dimensions", j, "type"))
@@ -134,17 +140,17 @@ def _totals(cdr: dict[str, Any], credit: bool, found: _Findings) -> None:
             value = price.get(name)
             if not isinstance(value, Decimal):
                 continue
-            if not credit and value < 0:
+            if not credit and value < _ZERO:
                 found.error(NEGATIVE_TOTAL, f"{key}.{name} is negative ({value}); only a credit CDR "
                             "(credit: true) may have negative amounts", join_path(key, name))
-            elif credit and key == "total_cost" and value > 0:
+            elif credit and key == "total_cost" and value > _ZERO:
                 found.warn(CREDIT_NOT_NEGATIVE, f"credit CDR with a positive {key}.{name} ({value}); "
                            "a credit carries the negated amounts of the original", join_path(key, name))
         _incl_below_excl(price, key, found)
     for key, code in (("total_energy", NEGATIVE_ENERGY), ("total_time", NEGATIVE_TIME),
                       ("total_parking_time", NEGATIVE_TIME)):
         value = cdr.get(key)
-        if isinstance(value, Decimal) and value < 0:
+        if isinstance(value, Decimal) and value < _ZERO:
             found.error(code, f"{key} is negative ({value})", key)
 
 
@@ -162,7 +168,9 @@ def _tariff(tariff: dict[str, Any], path: str, found: _Findings, currency_code: 
     if isinstance(currency, str) and currency not in ISO_4217:
         found.error(currency_code, f"{currency!r} is not an ISO 4217 currency code", join_path(path, "currency"))
     for key in ("min_price", "max_price"):
-        _incl_below_excl(tariff.get(key), join_path(path, key), found)
+        price = tariff.get(key)
+        if price is not None:
+            _incl_below_excl(price, join_path(path, key), found)
     start, end = tariff.get("start_date_time"), tariff.get("end_date_time")
     if isinstance(start, datetime) and isinstance(end, datetime) and end < start:
         found.warn("tariff.end_before_start", "tariff end_date_time is before its start_date_time",
@@ -170,7 +178,7 @@ def _tariff(tariff: dict[str, Any], path: str, found: _Findings, currency_code: 
     for i, element in enumerate(tariff.get("elements") or ()):
         for j, pc in enumerate(element.get("price_components") or ()):
             vat = pc.get("vat")
-            if isinstance(vat, Decimal) and 0 < vat < 1:
+            if isinstance(vat, Decimal) and _ZERO < vat < _ONE:
                 where = path
                 for step in ("elements", i, "price_components", j, "vat"):
                     where = join_path(where, step)
