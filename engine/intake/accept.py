@@ -42,9 +42,9 @@ def _not_object(data: Any, what: str) -> Problem:
 def _key(cdr: Any) -> tuple[str, str, str] | None:
     if not isinstance(cdr, dict):
         return None
-    parts = cdr.get("country_code"), cdr.get("party_id"), cdr.get("id")
-    if all(isinstance(p, str) for p in parts):
-        return parts[0].upper(), parts[1].upper(), parts[2]  # type: ignore[return-value]
+    country, party, cdr_id = cdr.get("country_code"), cdr.get("party_id"), cdr.get("id")
+    if isinstance(country, str) and isinstance(party, str) and isinstance(cdr_id, str):
+        return country.upper(), party.upper(), cdr_id
     return None
 
 
