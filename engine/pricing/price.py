@@ -44,7 +44,9 @@ from engine.pricing.segments import (
     ADDITIVE, ENERGY, PARKING_TIME, RESERVATION_TIME, TIME, Segment, as_utc, split_periods,
 )
 from engine.pricing.step_size import StepInput, apply_step_sizes
-from engine.pricing.tariff import FLAT, Boundaries, PriceComponent, Tariff, TariffElement, parse_tariff_cached
+from engine.pricing.tariff import (
+    FLAT, MOMENT_NEEDED, Boundaries, PriceComponent, Tariff, TariffElement, parse_tariff_cached,
+)
 from engine.pricing.timezone import resolve_zone
 from engine.pricing.vat import allocate, vat_lines
 
@@ -54,6 +56,10 @@ RESERVATION_FLAT = "RESERVATION_FLAT"
 _VOLUME_QUANTUM = Decimal("1e-12")
 # Order of components that become active at the same instant.
 _DIMENSION_ORDER = {RESERVATION_FLAT: 0, RESERVATION_TIME: 1, FLAT: 2, ENERGY: 3, TIME: 4, PARKING_TIME: 5}
+_FLATS = (FLAT, RESERVATION_FLAT)
+# The additive dimensions price_periods prices, in its order: (dimension, priced as, reservation?)
+_PRICED = ((RESERVATION_TIME, TIME, True), (ENERGY, ENERGY, False), (TIME, TIME, False),
+           (PARKING_TIME, PARKING_TIME, False))
 
 
 class PricingError(ValueError):
@@ -150,17 +156,14 @@ def price_periods(cdr: dict[str, Any], tariff: Tariff, zone: ZoneInfo,
             _flat(tariff, seg, res_kind, RESERVATION_FLAT, slices)
         if seg is first_charging:
             _flat(tariff, seg, None, FLAT, slices)
-        moments: dict[str | None, Moment] = {}  # a segment's moment per kind, made once
-        for dim in (RESERVATION_TIME, ENERGY, TIME, PARKING_TIME):
-            volume = seg.volumes.get(dim, ZERO)  # == seg.volume(dim)
-            if volume == 0:
+        moments: dict[str | None, Moment] = {}  # a segment's moment per kind, made once if needed
+        volumes = seg.volumes
+        for dim, priced_as, reserved in _PRICED:
+            volume = volumes.get(dim)  # (== seg.volume(dim), without the call)
+            if volume is None or volume == 0:
                 continue
-            kind = res_kind if dim == RESERVATION_TIME else None
-            priced_as = TIME if dim == RESERVATION_TIME else dim
-            moment = moments.get(kind)
-            if moment is None:
-                moment = moments[kind] = seg.moment(kind)
-            hit = tariff.select(priced_as, moment)
+            kind = res_kind if reserved else None
+            hit = _select(tariff, priced_as, seg, kind, moments)
             if electrical:
                 _note_missing_data(tariff, seg, priced_as, kind, missing_reported, problems)
             if hit is None:
@@ -172,10 +175,23 @@ def price_periods(cdr: dict[str, Any], tariff: Tariff, zone: ZoneInfo,
     return PricedSession(tuple(segments), tuple(slices), unpriced, res_kind, tuple(problems))
 
 
+def _select(tariff: Tariff, dimension: str, seg: Segment, kind: str | None,
+            moments: dict[str | None, Moment]) -> tuple[TariffElement, PriceComponent] | None:
+    """``tariff.select`` at the segment's moment of ``kind``; the moment is only made (once per
+    kind, kept in ``moments``) when the tariff's answer depends on it."""
+    hit = tariff.select_for_kind(dimension, kind)
+    if hit is MOMENT_NEEDED:
+        moment = moments.get(kind)
+        if moment is None:
+            moment = moments[kind] = seg.moment(kind)
+        hit = tariff.select(dimension, moment)
+    return hit  # type: ignore[return-value]
+
+
 def _flat(tariff: Tariff, seg: Segment, kind: str | None, dimension: str, slices: list[PricedSlice]) -> None:
     """FLAT: once, from the first element whose restrictions hold at the (reservation's or
     charging session's) start; the moment is that of its first segment."""
-    hit = tariff.select(FLAT, seg.moment(kind))
+    hit = _select(tariff, FLAT, seg, kind, {})
     if hit is not None:
         element, pc = hit
         slices.append(PricedSlice(seg, dimension, Decimal(1), element, pc, tariff.id))
@@ -303,14 +319,16 @@ class _Line:
 
 def _components(session: PricedSession) -> list[_Line]:
     lines: dict[tuple, _Line] = {}
+    stepped: list[StepInput] = []  # the slices step_size applies to, in time order
     for sl in session.slices:
-        line = lines.get(sl.key)
+        key = sl.key
+        line = lines.get(key)
         if line is None:
-            line = lines[sl.key] = _Line(sl.dimension, sl.element, sl.component, sl.tariff_id, sl.segment.start)
+            line = lines[key] = _Line(sl.dimension, sl.element, sl.component, sl.tariff_id, sl.segment.start)
         line.volume += sl.volume
-    steps = apply_step_sizes(StepInput(sl.key, sl.dimension, sl.volume, sl.component.step_size)
-                             for sl in session.slices if sl.dimension not in (FLAT, RESERVATION_FLAT))
-    for step in steps:
+        if sl.dimension not in _FLATS:
+            stepped.append(StepInput(key, sl.dimension, sl.volume, sl.component.step_size))
+    for step in apply_step_sizes(stepped):
         lines[step.key].extra += step.extra
     ordered = sorted(lines.values(), key=lambda ln: (ln.period_start, _DIMENSION_ORDER[ln.dimension]))
     return ordered

@@ -90,17 +90,9 @@ class Restrictions:
 
     def holds(self, m: Moment) -> bool:
         """True when every restriction set on this element is satisfied at moment ``m``."""
-        if self.invalid:
-            return False
-        if m.reservation is None:
-            if self.reservation is not None:
-                return False
-        elif self.reservation is None:
-            return False
-        elif self.reservation == RESERVATION_EXPIRES and m.reservation != RESERVATION_EXPIRES:
-            return False
-        if self._only_reservation:
-            return True
+        known = self.holds_for_kind(m.reservation)
+        if known is not None:
+            return known
         if not self._time_of_day_holds(m.local.time().replace(tzinfo=None)):
             return False
         day = m.local.date()
@@ -123,6 +115,24 @@ class Restrictions:
         if not _min_max_holds(self.min_power, self.max_power, m.min_power, m.max_power):
             return False
         return True
+
+    def holds_for_kind(self, reservation: str | None) -> bool | None:
+        """``holds``'s answer at every moment of the given kind (charging ``None``, RESERVATION,
+        RESERVATION_EXPIRES) when the kind alone decides it: an invalid element, a reservation
+        mismatch, or nothing but ``reservation`` set. None when the moment's values matter.
+        Lets pricing skip building a moment for the usual unrestricted elements."""
+        if self.invalid:
+            return False
+        if reservation is None:
+            if self.reservation is not None:
+                return False
+        elif self.reservation is None:
+            return False
+        elif self.reservation == RESERVATION_EXPIRES and reservation != RESERVATION_EXPIRES:
+            return False
+        if self._only_reservation:
+            return True
+        return None
 
     @property
     def _only_reservation(self) -> bool:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, localcontext
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 from zoneinfo import ZoneInfo
 
 from engine.frozen import frozen
@@ -35,6 +35,7 @@ UTC = timezone.utc
 ENERGY, TIME, PARKING_TIME, RESERVATION_TIME = "ENERGY", "TIME", "PARKING_TIME", "RESERVATION_TIME"
 ADDITIVE = (ENERGY, TIME, PARKING_TIME, RESERVATION_TIME)
 CHARGING = (ENERGY, TIME, PARKING_TIME)
+_SHARED = tuple(d for d in ADDITIVE if d != ENERGY)  # shared out by wall-clock time (energy: by kWh cut)
 ZERO = Decimal(0)
 ONE = Decimal(1)
 _PREC = 50
@@ -78,8 +79,9 @@ class Segment:
                       min_power=self.min_power, max_power=self.max_power, reservation=reservation)
 
 
-@frozen
-class _Period:
+class _Period(NamedTuple):
+    """One charging period as read (a tuple: made per period of every CDR, never exposed)."""
+
     index: int
     start: datetime
     dims: dict[str, Decimal]
@@ -111,9 +113,10 @@ def as_utc(value: Any, field_name: str = "date_time") -> datetime:
 
 
 def seconds_between(a: datetime, b: datetime) -> Decimal:
-    """``b - a`` in seconds, exact to the microsecond."""
+    """``b - a`` in seconds, exact to the microsecond (the whole microseconds as one integer
+    Decimal, then one division: a value and exponent equal to seconds x 10^6 + micro, / 10^6)."""
     delta = b - a
-    return (Decimal(delta.days * 86400 + delta.seconds) * _MICRO + delta.microseconds) / _MICRO
+    return Decimal((delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds) / _MICRO
 
 
 def _add_seconds(dt: datetime, seconds: Decimal) -> datetime:
@@ -123,36 +126,42 @@ def _add_seconds(dt: datetime, seconds: Decimal) -> datetime:
 def _read_periods(cdr: dict[str, Any], problems: list[Problem]) -> list[_Period]:
     periods: list[_Period] = []
     for i, raw in enumerate(cdr.get("charging_periods") or []):
-        path = f"charging_periods[{i}]"  # == join_path("charging_periods", i)
         if not isinstance(raw, dict):
-            problems.append(Problem("INVALID_PERIOD", "charging period is not an object", path=path,
-                                    severity="warning"))
+            problems.append(Problem("INVALID_PERIOD", "charging period is not an object",
+                                    path=join_path("charging_periods", i), severity="warning"))
             continue
-        try:
-            start = as_utc(raw.get("start_date_time"), "start_date_time")
-        except ValueError as exc:
-            problems.append(Problem("INVALID_PERIOD", f"{exc}; period ignored",
-                                    path=join_path(path, "start_date_time"), severity="warning"))
-            continue
+        start = raw.get("start_date_time")
+        if type(start) is not datetime or start.tzinfo is not UTC:  # (intake gave UTC datetimes)
+            try:
+                start = as_utc(start, "start_date_time")
+            except ValueError as exc:
+                problems.append(Problem("INVALID_PERIOD", f"{exc}; period ignored",
+                                        path=join_path(join_path("charging_periods", i), "start_date_time"),
+                                        severity="warning"))
+                continue
         dims: dict[str, Decimal] = {}
         for j, dim in enumerate(raw.get("dimensions") or []):
             if not isinstance(dim, dict):
                 continue
-            kind = str(dim.get("type") or "").upper()
+            kind = dim.get("type")
+            merge = _MERGE.get(kind) if type(kind) is str else None  # (intake gave upper-case names)
+            if merge is None:
+                kind = str(kind or "").upper()
+                merge = _merge_of(kind)
             volume = dim.get("volume")
             try:
                 if type(volume) is not Decimal or not volume.is_finite():  # (intake gave Decimals)
                     volume = to_decimal(volume, field="volume")
             except (TypeError, ValueError) as exc:
+                path = join_path(join_path(join_path("charging_periods", i), "dimensions"), j)
                 problems.append(Problem("INVALID_PERIOD", f"{exc}; dimension ignored",
-                                        path=join_path(join_path(join_path(path, "dimensions"), j), "volume"),
-                                        severity="warning"))
+                                        path=join_path(path, "volume"), severity="warning"))
                 continue
-            if kind in ADDITIVE:
+            if merge is _ADD:
                 dims[kind] = dims.get(kind, ZERO) + volume
-            elif kind.startswith("MIN_"):
+            elif merge is _MIN:
                 dims[kind] = min(dims.get(kind, volume), volume)
-            elif kind.startswith("MAX_"):
+            elif merge is _MAX:
                 dims[kind] = max(dims.get(kind, volume), volume)
             else:
                 dims[kind] = volume
@@ -165,20 +174,36 @@ def _read_periods(cdr: dict[str, Any], problems: list[Problem]) -> list[_Period]
     return periods
 
 
+def _merge_of(kind: str) -> str:
+    """How a period merges repeated values of a dimension: additive ones add up, MIN_* keep the
+    least, MAX_* the greatest, anything else the last one given."""
+    if kind in ADDITIVE:
+        return _ADD
+    if kind.startswith("MIN_"):
+        return _MIN
+    if kind.startswith("MAX_"):
+        return _MAX
+    return _LAST
+
+
+_ADD, _MIN, _MAX, _LAST = "add", "min", "max", "last"
+# the upper-case dimension names OCPI defines (anything else is read through _merge_of per use)
+_MERGE = {kind: _merge_of(kind) for kind in (
+    *ADDITIVE, "CURRENT", "MAX_CURRENT", "MIN_CURRENT", "MAX_POWER", "MIN_POWER", "POWER", "STATE_OF_CHARGE")}
+
+
 def _electrical(dims: dict[str, Decimal]) -> dict[str, Decimal | None]:
     """Current and power for the current/power restrictions of a period.
 
     Given MIN_/MAX_ values first, then the (session-only) averages CURRENT/POWER; failing those,
     power is ENERGY/TIME of the period, and a period without charging (no ENERGY, no TIME: only
-    parking or reservation) draws 0 A / 0 kW.
+    parking or reservation) draws 0 A / 0 kW. Called inside ``split_periods``' context (_PREC).
     """
     current = dims.get("CURRENT")
     power = dims.get("POWER")
     idle = dims.get(TIME, ZERO) == 0 and dims.get(ENERGY, ZERO) == 0
     if power is None and dims.get(TIME, ZERO) > 0 and ENERGY in dims:
-        with localcontext() as ctx:
-            ctx.prec = _PREC
-            power = dims[ENERGY] / dims[TIME]  # average power while charging
+        power = dims[ENERGY] / dims[TIME]  # average power while charging
     if idle:
         current = ZERO if current is None else current
         power = ZERO if power is None else power
@@ -243,7 +268,11 @@ def session_start_of(cdr: dict[str, Any], periods: list[_Period] | None = None) 
     """Where durations are measured from: the CDR's start, or (after a reservation) the first
     period that is not a reservation."""
     start = as_utc(cdr.get("start_date_time"), "start_date_time")
-    periods = periods if periods is not None else _read_periods(cdr, [])
+    return _session_start(start, periods if periods is not None else _read_periods(cdr, []))
+
+
+def _session_start(start: datetime, periods: list[_Period]) -> datetime:
+    """``session_start_of`` with the CDR's start already read."""
     if any(p.dims.get(RESERVATION_TIME, ZERO) != 0 for p in periods):
         for p in periods:
             if p.dims.get(RESERVATION_TIME, ZERO) == 0:
@@ -266,7 +295,7 @@ def split_periods(cdr: dict[str, Any], zone: ZoneInfo, boundaries: Boundaries = 
         return [], problems
     cdr_start = as_utc(cdr.get("start_date_time"), "start_date_time")
     cdr_end = as_utc(cdr.get("end_date_time"), "end_date_time")
-    session_start = session_start_of(cdr, periods)
+    session_start = _session_start(cdr_start, periods)
     if periods[0].start < cdr_start:
         problems.append(Problem("PERIOD_OUTSIDE_SESSION",
                                 "the first charging period starts before the CDR's start_date_time",
@@ -278,14 +307,19 @@ def split_periods(cdr: dict[str, Any], zone: ZoneInfo, boundaries: Boundaries = 
 
     segments: list[Segment] = []
     energy_so_far = ZERO
+    cuts: list[_Cut] = []
+    any_boundary = bool(boundaries.times_of_day or boundaries.seconds or boundaries.kwh)
+    local_start = periods[0].start.astimezone(zone)
     with localcontext() as ctx:
         ctx.prec = _PREC
         for n, period in enumerate(periods):
             end = periods[n + 1].start if n + 1 < len(periods) else max(cdr_end, period.start)
-            cuts = _cuts(period, end, zone, boundaries, session_start, energy_so_far)
+            if any_boundary:  # (no boundary, no cut: the period is one segment)
+                cuts = _cuts(period, end, zone, boundaries, session_start, energy_so_far)
             elec = _electrical(period.dims)
             segments.extend(_segments(period, end, cuts, zone, session_start, energy_so_far, elec,
-                                      first_index=len(segments)))
+                                      first_index=len(segments), local_start=local_start))
+            local_start = segments[-1].local_end  # (== the next period's start, in local time)
             energy_so_far += period.dims.get(ENERGY, ZERO)
     return segments, problems
 
@@ -325,29 +359,37 @@ def _cuts(period: _Period, end: datetime, zone: ZoneInfo, b: Boundaries, session
 
 
 def _segments(period: _Period, end: datetime, cuts: list[_Cut], zone: ZoneInfo, session_start: datetime,
-              energy_before: Decimal, elec: dict[str, Decimal | None], first_index: int) -> list[Segment]:
-    energy = period.dims.get(ENERGY, ZERO)
-    points = [_Cut(ZERO, period.start, energy_before, None)] + cuts + [_Cut(ONE, end, energy_before + energy)]
-    for p in points:
-        if p.energy is None:
-            p.energy = energy_before + energy * p.fraction
+              energy_before: Decimal, elec: dict[str, Decimal | None], first_index: int,
+              local_start: datetime) -> list[Segment]:
+    """The period cut at ``cuts``; ``local_start`` is its start in local time (each instant is
+    converted once: a segment's end is the next one's start)."""
+    dims = period.dims
+    energy = dims.get(ENERGY, ZERO)
+    # (fraction, instant, energy so far, seconds so far or None) of every cut point
+    points = [(ZERO, period.start, energy_before, None)]
+    points += [(c.fraction, c.instant, energy_before + energy * c.fraction if c.energy is None else c.energy,
+                c.seconds) for c in cuts]
+    points.append((ONE, end, energy_before + energy, None))
     out: list[Segment] = []
-    spent = {d: ZERO for d in ADDITIVE if d != ENERGY and d in period.dims}
-    for j in range(len(points) - 1):
-        a, b = points[j], points[j + 1]
-        last = j == len(points) - 2
-        share = b.fraction - a.fraction
+    spent = {d: ZERO for d in _SHARED if d in dims}
+    has_energy = ENERGY in dims
+    last = len(points) - 2
+    for j in range(last + 1):
+        a_fraction, a_instant, a_energy, a_seconds = points[j]
+        b_fraction, b_instant, b_energy, _ = points[j + 1]
+        share = b_fraction - a_fraction
         volumes: dict[str, Decimal] = {}
-        if ENERGY in period.dims:
-            volumes[ENERGY] = b.energy - a.energy
+        if has_energy:
+            volumes[ENERGY] = b_energy - a_energy
         for d in spent:
-            v = period.dims[d] - spent[d] if last else period.dims[d] * share
+            v = dims[d] - spent[d] if j == last else dims[d] * share
             spent[d] += v
             volumes[d] = v
-        seconds = a.seconds if a.seconds is not None else seconds_between(session_start, a.instant)
+        seconds = a_seconds if a_seconds is not None else seconds_between(session_start, a_instant)
+        local_end = b_instant.astimezone(zone)
         out.append(Segment(
-            index=first_index + j, period_index=period.index, start=a.instant, end=b.instant,
-            local_start=a.instant.astimezone(zone), local_end=b.instant.astimezone(zone),
-            tariff_id=period.tariff_id, volumes=volumes, energy_before=a.energy, seconds_from_start=seconds,
-            fraction=share, **elec))
+            index=first_index + j, period_index=period.index, start=a_instant, end=b_instant,
+            local_start=local_start, local_end=local_end, tariff_id=period.tariff_id, volumes=volumes,
+            energy_before=a_energy, seconds_from_start=seconds, fraction=share, **elec))
+        local_start = local_end
     return out

@@ -24,6 +24,8 @@ from engine.pricing.restrictions import (
 
 ENERGY, TIME, PARKING_TIME, FLAT = "ENERGY", "TIME", "PARKING_TIME", "FLAT"
 TARIFF_DIMENSIONS = (ENERGY, FLAT, PARKING_TIME, TIME)
+MOMENT_NEEDED = object()  # Tariff.select_for_kind: the answer depends on the moment's values
+_UNKNOWN = object()
 
 
 @frozen
@@ -141,10 +143,35 @@ class Tariff:
 
     def select(self, dimension: str, moment: Moment) -> tuple[TariffElement, PriceComponent] | None:
         """The first element with a component of ``dimension`` whose restrictions hold."""
+        known = self.select_for_kind(dimension, moment.reservation)
+        if known is not MOMENT_NEEDED:
+            return known
         for hit in self._offers(moment.reservation, dimension):
             if hit[0].restrictions.holds(moment):
                 return hit
         return None
+
+    def select_for_kind(self, dimension: str, reservation: str | None
+                        ) -> tuple[TariffElement, PriceComponent] | None | object:
+        """``select``'s answer at every moment of the kind (see ``Restrictions.holds_for_kind``),
+        or ``MOMENT_NEEDED`` when some element's restrictions look at the moment's values.
+
+        Most tariffs price a dimension with an unrestricted element: then no segment needs a
+        ``Moment`` for it. Worked out once per (kind, dimension)."""
+        known = self._memo("_select_by_kind", dict)
+        answer = known.get((reservation, dimension), _UNKNOWN)
+        if answer is _UNKNOWN:
+            answer = None
+            for hit in self._offers(reservation, dimension):
+                holds = hit[0].restrictions.holds_for_kind(reservation)
+                if holds is None:
+                    answer = MOMENT_NEEDED
+                    break
+                if holds:
+                    answer = hit
+                    break
+            known[(reservation, dimension)] = answer
+        return answer
 
     def _offers(self, reservation: str | None, dimension: str) -> tuple[tuple[TariffElement, PriceComponent], ...]:
         """The (element, component) pairs ``select`` tries, in order: the candidates that price
