@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, localcontext
+from functools import lru_cache
 from typing import Any, Iterable, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -247,21 +248,31 @@ def wall_clock_instants(zone: ZoneInfo, times: Iterable[time], start: datetime, 
     Both occurrences of an ambiguous local time are returned; a local time skipped by a DST jump
     has no instant of its own (the jump itself is reported by ``offset_changes``).
     """
-    times = list(times)
+    times = frozenset(times)
     if not times:
         return []
     out: set[datetime] = set()
     day: date = start.astimezone(zone).date() - timedelta(days=1)
     last: date = end.astimezone(zone).date() + timedelta(days=1)
     while day <= last:
-        for t in times:
-            for fold in (0, 1):
-                local = datetime.combine(day, t, tzinfo=zone).replace(fold=fold)
-                instant = local.astimezone(UTC)
-                if start < instant < end and instant.astimezone(zone).replace(tzinfo=None) == local.replace(tzinfo=None):
-                    out.add(instant)
+        out.update(instant for instant in _day_instants(zone, times, day) if start < instant < end)
         day += timedelta(days=1)
     return sorted(out)
+
+
+@lru_cache(maxsize=4096)
+def _day_instants(zone: ZoneInfo, times: frozenset[time], day: date) -> tuple[datetime, ...]:
+    """The UTC instants at which local wall-clock time on ``day`` is one of ``times`` (both
+    occurrences of an ambiguous time, none for a skipped one). Depends on nothing else, so it is
+    remembered: every CDR of a day and zone with the same tariff boundaries asks the same."""
+    out = []
+    for t in times:
+        for fold in (0, 1):
+            local = datetime.combine(day, t, tzinfo=zone).replace(fold=fold)
+            instant = local.astimezone(UTC)
+            if instant.astimezone(zone).replace(tzinfo=None) == local.replace(tzinfo=None):
+                out.append(instant)
+    return tuple(out)
 
 
 def session_start_of(cdr: dict[str, Any], periods: list[_Period] | None = None) -> datetime:

@@ -178,3 +178,24 @@ def test_unreadable_volumes_are_still_reported_with_their_path():
         ("INVALID_PERIOD", "charging_periods[0].dimensions[2].volume"),
         ("INVALID_PERIOD", "charging_periods[0].dimensions[4].volume")]
     assert sum(s.volume("PARKING_TIME") for s in segments) == D("1.5")
+
+
+def test_wall_clock_instants_per_day_are_remembered_by_zone_times_and_day():
+    """_day_instants is cached: asking again gives the same instants, and another zone, day or
+    set of times gives its own (the key holds everything the answer depends on)."""
+    from datetime import date, time
+
+    from engine.pricing.segments import _day_instants
+
+    times = frozenset({time(22, 0)})
+    berlin = _day_instants(BERLIN, times, date(2026, 6, 1))  # (one entry per fold: a set for the caller)
+    assert set(berlin) == {datetime(2026, 6, 1, 20, 0, tzinfo=UTC)}
+    assert _day_instants(BERLIN, times, date(2026, 6, 1)) == berlin
+    assert set(_day_instants(ZoneInfo("Europe/London"), times, date(2026, 6, 1))) == {
+        datetime(2026, 6, 1, 21, 0, tzinfo=UTC)}
+    assert set(_day_instants(BERLIN, times, date(2026, 1, 1))) == {datetime(2026, 1, 1, 21, 0, tzinfo=UTC)}
+    assert set(_day_instants(BERLIN, frozenset({time(2, 30)}), date(2026, 10, 25))) == {
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 1, 30, tzinfo=UTC)}  # twice
+    assert _day_instants(BERLIN, frozenset({time(2, 30)}), date(2026, 3, 29)) == ()  # skipped
+    start, end = local("2026-06-01 21:00"), local("2026-06-02 08:00")
+    assert wall_clock_instants(BERLIN, [time(22, 0)], start, end) == sorted(set(berlin))
