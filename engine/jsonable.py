@@ -36,6 +36,21 @@ def _dict(value: dict[Any, Any]) -> dict[str, Any]:
             for k, v in value.items()}
 
 
+_STR = frozenset({str})
+
+
+def json_object(value: dict[Any, Any]) -> dict[str, Any]:
+    """``to_jsonable`` of a dict, as a new dict: a plain copy when it is flat JSON already.
+
+    Line references and document sources are flat str -> scalar dicts; checking that over the
+    keys and the values in C and copying is cheaper than the per-item comprehension, and gives
+    exactly what ``_dict`` gives for such a dict. Anything else takes ``_dict``.
+    """
+    if _STR.issuperset(map(type, value)) and _AS_IS.issuperset(map(type, value.values())):
+        return dict(value)
+    return _dict(value)
+
+
 def _general(value: Any) -> Any:
     """Everything that is not an exact core type, in the original order of precedence."""
     if isinstance(value, dict):

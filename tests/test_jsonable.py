@@ -58,3 +58,14 @@ def test_containers_are_copies():
     value = {"inner": inner, "list": [inner]}
     out = to_jsonable(value)
     assert out == value and out["inner"] is not inner and out["list"][0] is not inner
+
+
+def test_json_object_is_to_jsonable_of_a_dict_as_a_new_dict():
+    from engine.jsonable import json_object
+    flat = {"cdr_id": "C", "n": 1, "ok": True, "none": None, "f": 1.5}
+    nested = {"a": {"b": Decimal("1.0")}, "t": Text("x"), 2: "k", "d": date(2026, 1, 2), "l": [Decimal("2")]}
+    for value in (flat, nested, {}):
+        got = json_object(value)
+        assert got == to_jsonable(value) == reference(value)
+        assert got is not value
+        assert [type(k) for k in got] == [type(k) for k in reference(value)]

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
 from engine.frozen import frozen
-from engine.jsonable import to_jsonable
+from engine.jsonable import json_object
 from engine.money import fmt, fmt_exact, round_unit_price, to_decimal
 from engine.problems import Problem
 from engine.tax.totals import DocumentTotals, document_totals, settle_nets
@@ -83,14 +83,34 @@ class PriceLine:
 
 
 def _json_object(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    """A new JSON object for a mapping (``to_jsonable`` copies a dict already: no extra copy)."""
-    return to_jsonable(mapping if type(mapping) is dict else dict(mapping))
+    """A new JSON object for a mapping (``json_object`` copies a dict already: no extra copy)."""
+    return json_object(mapping if type(mapping) is dict else dict(mapping))
+
+
+_PRICE_TEXT: dict[str, str] = {}
+_PRICE_TEXT_LIMIT = 1024
 
 
 def _price(value: Decimal | None) -> str | None:
-    """A unit price: 2 to 4 decimals when that loses nothing (it always does: they are ≤ 4 dp)."""
+    """A unit price: 2 to 4 decimals when that loses nothing (it always does: they are ≤ 4 dp).
+
+    Unit prices are the few prices of the rate cards and tariffs, so the text is remembered,
+    keyed by ``str(value)``: a Decimal's str is exact (sign, digits and exponent), so equal keys
+    always render the same. Bounded; a lost race only renders a price twice.
+    """
     if value is None:
         return None
+    key = str(value)
+    text = _PRICE_TEXT.get(key)
+    if text is None:
+        text = _price_text(value)
+        if len(_PRICE_TEXT) >= _PRICE_TEXT_LIMIT:
+            _PRICE_TEXT.clear()
+        _PRICE_TEXT[key] = text
+    return text
+
+
+def _price_text(value: Decimal) -> str:
     rounded = round_unit_price(value)
     return str(rounded) if rounded == value else fmt_exact(value)
 

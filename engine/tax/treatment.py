@@ -105,11 +105,34 @@ class TaxTreatment:
         decide_treatment memoises its answers, so one frozen treatment serves every session of
         a day and place; each priced document still gets JSON of its own (nothing is shared).
         """
-        rendered = self.__dict__.get("_jsonable")
-        if rendered is None:
+        cached = self.__dict__.get("_jsonable")
+        if cached is None:
             rendered = to_jsonable(self.to_json())
-            object.__setattr__(self, "_jsonable", rendered)  # a cache, not a field: frozen stays true
-        return _copy_json(rendered)
+            cached = (rendered, _flat_objects(rendered))
+            object.__setattr__(self, "_jsonable", cached)  # a cache, not a field: frozen stays true
+        rendered, flat = cached
+        if flat is None:
+            return _copy_json(rendered)
+        out = dict(rendered)
+        for key in flat:
+            out[key] = dict(out[key])
+        return out
+
+
+def _flat_objects(rendered: dict[str, Any]) -> tuple[str, ...] | None:
+    """The keys of ``rendered`` holding objects, when the rest is scalars and those objects hold
+    only scalars (the shape of every treatment: ``rule`` and ``rate_source`` are flat): then a
+    copy is the dict copied and those objects copied, what ``_copy_json`` does for that shape.
+    None for any other shape."""
+    keys = []
+    for key, value in rendered.items():
+        if type(value) is dict:
+            if not _CONTAINERS.isdisjoint(map(type, value.values())):
+                return None
+            keys.append(key)
+        elif type(value) in _CONTAINERS:
+            return None
+    return tuple(keys)
 
 
 def _copy_json(value: Any) -> Any:

@@ -131,3 +131,19 @@ def test_credit_plus_original_is_zero_line_by_line_and_in_totals(doc):
 def test_to_json_round_trips(doc):
     again = StreamPrice.from_json(doc.to_json())
     assert again.lines == doc.lines and again.totals == doc.totals
+
+
+def test_unit_price_text_is_remembered_per_exact_decimal_and_bounded():
+    from decimal import Decimal
+
+    from engine.rates import model
+    model._PRICE_TEXT.clear()
+    cases = {"0.4": "0.40", "0.40": "0.40", "0.4000": "0.40", "0.255": "0.255", "0.25551": "0.25551",
+             "-0.4": "-0.40", "4E+1": "40.00", "0": "0.00", "0.0001": "0.0001"}
+    for _ in range(2):  # computed, then remembered
+        for text, want in cases.items():
+            assert model._price(Decimal(text)) == want == model._price_text(Decimal(text)), text
+    assert model._price(None) is None
+    for i in range(model._PRICE_TEXT_LIMIT + 5):
+        model._price(Decimal(i))
+    assert len(model._PRICE_TEXT) <= model._PRICE_TEXT_LIMIT

@@ -129,3 +129,22 @@ def test_the_treatment_json_is_rendered_once_and_handed_out_as_copies():
     assert first == to_jsonable(t.to_json())
     first["rule"]["id"] = "changed"
     assert t.to_jsonable() == to_jsonable(t.to_json())
+
+
+def test_the_treatment_json_copies_share_no_containers_whatever_its_shape():
+    from engine.jsonable import to_jsonable
+    from engine.tax.treatment import TaxTreatment
+    shapes = [TaxTreatment("domestic", Decimal("19"), "DE", "S", None, None, {"id": "r", "line": 3},
+                           {"country": "DE", "rate": Decimal("19")}),
+              TaxTreatment("export", Decimal("0"), None, "O"),
+              TaxTreatment("domestic", Decimal("19"), "DE", "S", rule={"id": "r", "where": {"file": "f"}},
+                           rate_source={"periods": [1, 2]})]
+    for t in shapes:
+        first, second = t.to_jsonable(), t.to_jsonable()
+        assert first == second == to_jsonable(t.to_json())
+        for key, value in first.items():
+            if isinstance(value, (dict, list)):
+                assert value is not second[key]
+        if isinstance(first["rule"], dict) and "where" in first["rule"]:
+            assert first["rule"]["where"] is not second["rule"]["where"]
+            assert first["rate_source"]["periods"] is not second["rate_source"]["periods"]
