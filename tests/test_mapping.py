@@ -132,3 +132,37 @@ def test_periods_are_spelled_like_strftime_in_every_year():
         assert _period(value, "month", BERLIN) == local.strftime("%Y-%m")
         assert _period(value, "quarter", BERLIN) == f"{local.year}-Q1"
         assert _period(value, "year", BERLIN) == str(local.year)
+
+
+def test_generated_apply_equals_the_tree_walk_for_the_shipped_mappings_and_odd_contexts():
+    from pathlib import Path
+
+    from engine.mapping import _build
+
+    class Sub(dict):
+        pass
+
+    when = datetime(2026, 10, 31, 23, 30, tzinfo=timezone.utc)
+    cdr = {"id": "C", "session_id": None, "country_code": "DE", "party_id": "VLT", "total_energy": Decimal("1.23456"),
+           "total_time": "2", "start_date_time": when, "cdr_location": {"connector_power_type": "DC"},
+           "cdr_token": None}
+    contexts = [{"cdr": cdr, "facts": {"msp": {"party": "AT*STR"}, "location": None}, "pricing": {"source": None}},
+                {"cdr": Sub(cdr), "facts": Sub(location=Sub(category="x")), "pricing": "text"},
+                {"cdr": None, "facts": 3}, {}, Sub(), "not a context"]
+    for path in sorted((Path(__file__).parents[1] / "mappings").glob("*.yaml")):
+        data, _ = load_yaml(path.read_text(encoding="utf-8"), path.name)
+        if data.get("kind") != "mapping":
+            continue
+        m = compile_mapping(data, path.name)
+        for context in contexts:
+            got, want = m.apply(context, BERLIN), _build(m._tree, context, BERLIN)
+            assert got == want and repr(got) == repr(want), (path.name, context)
+
+
+def test_generated_apply_hands_out_new_dicts_and_the_constant_itself():
+    doc = "kind: mapping\nstream: msp\nfields:\n  a.b: {const: kWh}\n  a.c: {path: cdr.id}\n  n: {const: null}\n"
+    data, _ = load_yaml(doc, "m.yaml")
+    m = compile_mapping(data, "m.yaml")
+    first, second = m.apply({"cdr": {"id": 1}}, BERLIN), m.apply({"cdr": {"id": 2}}, BERLIN)
+    assert first == {"a": {"b": "kWh", "c": 1}, "n": None} and second["a"]["c"] == 2
+    assert first["a"] is not second["a"]
