@@ -86,10 +86,34 @@ def vat_breakdown(lines: Iterable[tuple[Decimal, Decimal]]) -> dict[Decimal, tup
     return {rate: (round_amount(total), vat_amount(total, rate)) for rate, total in sums.items()}
 
 
+def gross_divisor(rate_percent: Decimal) -> Decimal:
+    """1 + rate / 100: what a gross amount is divided by to give its net (exact arithmetic)."""
+    return _ARITH.add(1, _ARITH.divide(rate_percent, HUNDRED))
+
+
+def exact_quotient(dividend: Decimal, divisor: Decimal) -> Decimal:
+    """``dividend / divisor`` as in a ``localcontext()`` with ``prec = 34`` (before rounding)."""
+    return _ARITH.divide(dividend, divisor)
+
+
+def exact_difference(minuend: Decimal, subtrahend: Decimal) -> Decimal:
+    """``minuend - subtrahend`` as in a ``localcontext()`` with ``prec = 34``."""
+    return _ARITH.subtract(minuend, subtrahend)
+
+
+def exact_sum(values: Iterable[Decimal], start: Decimal = ZERO) -> Decimal:
+    """``sum(values, start)`` as in a ``localcontext()`` with ``prec = 34``."""
+    add = _ARITH.add
+    total = start
+    for value in values:
+        total = add(total, value)
+    return total
+
+
 def net_from_gross(gross: Decimal, rate_percent: Decimal) -> tuple[Decimal, Decimal]:
     """B2C back-calculation: (net, VAT) with net = round(gross / (1 + rate)), VAT = gross - net."""
     gross = round_amount(gross)
-    net = round_amount(_ARITH.divide(gross, _ARITH.add(1, _ARITH.divide(rate_percent, HUNDRED))))
+    net = round_amount(_ARITH.divide(gross, gross_divisor(rate_percent)))
     return net, _ARITH.subtract(gross, net)
 
 

@@ -207,10 +207,19 @@ def _tax_from_json(data: Mapping[str, Any] | None) -> TaxTreatment | None:
 def build_price(stream: str, lines: Sequence[PriceLine], *, prices_include_vat: bool = False,
                 tax: TaxTreatment | None, currency: str | None, **kwargs: Any) -> StreamPrice:
     """Settle the lines (gross -> net) and compute the totals: the one way a StreamPrice is made."""
-    settled = settle(lines, prices_include_vat)
+    # a net document's lines are settled as they are (settle_nets gives each its own net)
+    settled = settle(lines, prices_include_vat) if prices_include_vat else tuple(lines)
     return StreamPrice(stream=stream, currency=currency, lines=settled,
                        totals=totals_of(settled, prices_include_vat, tax),
                        prices_include_vat=prices_include_vat, tax=tax, **kwargs)
+
+
+def split_problems(problems: Sequence[Problem]) -> dict[str, tuple[Problem, ...]]:
+    """``warnings=`` and ``errors=`` for build_price: the problems by severity, in order."""
+    if not problems:
+        return {"warnings": (), "errors": ()}
+    return {"warnings": tuple(p for p in problems if not p.is_error),
+            "errors": tuple(p for p in problems if p.is_error)}
 
 
 def failed(stream: str, errors: Sequence[Problem], *, cdr_id: str | None = None, currency: str | None = None,

@@ -30,7 +30,7 @@ from engine.rates.common import (
     cdr_reference, currency_check, location_category, session_day, treatment,
 )
 from engine.rates.config import msp_tariffs_of
-from engine.rates.model import DISCOUNT, ENERGY, PriceLine, StreamPrice, build_price, failed
+from engine.rates.model import DISCOUNT, ENERGY, PriceLine, StreamPrice, build_price, failed, split_problems
 from engine.rates.ratecard import card_lines, power_type_of, usage_of
 from engine.tax.periods import as_date
 
@@ -86,8 +86,7 @@ def price_msp_session(cdr: Mapping[str, Any], facts: Mapping[str, Any], bundle: 
                      category=shown_category, session_date=day.isoformat())
     lines = card_lines(row.card, usage, tax=tax, gross=False, label=f"{power} {shown_category}", reference=reference)
     return build_price(STREAM, lines, tax=tax, currency=tariff.currency, source=source, cdr_id=cdr_id,
-                       warnings=tuple(p for p in problems if not p.is_error),
-                       errors=tuple(p for p in problems if p.is_error))
+                       **split_problems(problems))
 
 
 def _fail(problems: list[Problem], cdr_id: Any, **kwargs: Any) -> StreamPrice:

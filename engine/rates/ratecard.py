@@ -10,12 +10,14 @@ prices one session and, with summed usage, one period line, so the two always ag
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from typing import Any, Mapping
 
 from engine.frozen import frozen
 from engine.config.yamlload import Loc
-from engine.money import HUNDRED, line_net, round_amount, round_unit_price, to_decimal
+from engine.money import (
+    exact_quotient, gross_divisor, line_net, round_amount, round_unit_price, to_decimal,
+)
 from engine.problems import Problem
 from engine.rates.model import ENERGY, IDLE_FEE, SESSION_FEE, TIME, PriceLine
 from engine.tax.treatment import TaxTreatment
@@ -76,6 +78,8 @@ def usage_of(cdr: Mapping[str, Any], card: RateCard | None = None) -> tuple[Usag
 
     def num(key: str) -> Decimal:
         value = cdr.get(key)
+        if type(value) is Decimal and value.is_finite():
+            return value  # what to_decimal returns for it: the typed copy's totals are Decimals
         if value is None:
             return ZERO
         try:
@@ -100,13 +104,12 @@ def _line(product: str, description: str, quantity: Decimal, unit: str, price: D
     if not gross:
         return PriceLine(product, description, quantity, unit, price, line_net(quantity, price),
                          tax.rate, tax.treatment, tax.tax_class, reference=dict(reference))
-    with localcontext() as ctx:
-        ctx.prec = 34
-        divisor = 1 + tax.rate / HUNDRED
-        amount = line_net(quantity, price)
-        return PriceLine(product, description, quantity, unit, round_unit_price(price / divisor),
-                         round_amount(amount / divisor), tax.rate, tax.treatment, tax.tax_class,
-                         gross=amount, unit_price_gross=price, reference=dict(reference))
+    # localcontext(prec=34)'s arithmetic, without entering a context per line (engine.money)
+    divisor = gross_divisor(tax.rate)
+    amount = line_net(quantity, price)
+    return PriceLine(product, description, quantity, unit, round_unit_price(exact_quotient(price, divisor)),
+                     round_amount(exact_quotient(amount, divisor)), tax.rate, tax.treatment, tax.tax_class,
+                     gross=amount, unit_price_gross=price, reference=dict(reference))
 
 
 def card_lines(card: RateCard, usage: Usage, *, tax: TaxTreatment, gross: bool, label: str,

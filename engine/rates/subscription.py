@@ -30,7 +30,7 @@ from engine.problems import Problem
 from engine.rates.books import Plan, PlanVersion
 from engine.rates.common import cdr_reference, currency_check, session_day, treatment
 from engine.rates.config import plans_of
-from engine.rates.model import SUBSCRIPTION, PriceLine, StreamPrice, build_price, failed
+from engine.rates.model import SUBSCRIPTION, PriceLine, StreamPrice, build_price, failed, split_problems
 from engine.rates.ratecard import card_lines, power_type_of, usage_of
 from engine.tax.config import tax_rules_of
 from engine.tax.periods import as_date
@@ -78,8 +78,7 @@ def price_subscription_session(cdr: Mapping[str, Any], facts: Mapping[str, Any],
     reference = dict(cdr_reference(cdr), plan_id=plan.id, version=version.version, power_type=power)
     lines = card_lines(card, usage, tax=tax, gross=plan.prices_include_vat, label=power, reference=reference)
     return build_price(STREAM, lines, prices_include_vat=plan.prices_include_vat, tax=tax, currency=plan.currency,
-                       source=source, cdr_id=cdr_id, warnings=tuple(p for p in problems if not p.is_error),
-                       errors=tuple(p for p in problems if p.is_error))
+                       source=source, cdr_id=cdr_id, **split_problems(problems))
 
 
 def _fail(problems: list[Problem], cdr_id: Any, **kwargs: Any) -> StreamPrice:

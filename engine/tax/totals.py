@@ -20,7 +20,10 @@ from decimal import ROUND_DOWN, Decimal, localcontext
 from typing import Any, Iterable, Protocol, Sequence
 
 from engine.frozen import frozen
-from engine.money import CENT, HUNDRED, fmt, fmt_exact, net_from_gross, round_amount, vat_amount
+from engine.money import (
+    CENT, exact_difference, exact_quotient, exact_sum, fmt, fmt_exact, gross_divisor, net_from_gross, round_amount,
+    vat_amount,
+)
 
 ZERO = Decimal("0.00")
 
@@ -85,10 +88,15 @@ def allocate_nets(grosses: Sequence[Decimal], rate: Decimal) -> list[Decimal]:
     if not grosses:
         return []
     target, _ = net_from_gross(sum(grosses, ZERO), rate)
+    # the arithmetic of localcontext(prec=34), through engine.money's context: entering a context
+    # per B2C session cost more than the division; only a cent to share out takes the block
+    divisor = gross_divisor(rate)
+    nets = [round_amount(exact_quotient(g, divisor)) for g in grosses]
+    missing = exact_difference(target, exact_sum(nets, ZERO))
+    if not missing:
+        return nets
     with localcontext() as ctx:
         ctx.prec = 34
-        nets = [round_amount(g / (1 + rate / HUNDRED)) for g in grosses]
-        missing = target - sum(nets, ZERO)
         steps = int((abs(missing) / CENT).to_integral_value(rounding=ROUND_DOWN))
         step = CENT if missing > 0 else -CENT
         order = sorted(range(len(grosses)), key=lambda i: (-abs(grosses[i]), i))

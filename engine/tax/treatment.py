@@ -172,11 +172,22 @@ _MEMO_LIMIT = 4096
 _KEYABLE = frozenset({str, bool, type(None)})
 
 
-def _memo_key(stream: str, tf: Mapping[str, Any], location_country: str | None, on: date) -> tuple[Any, ...] | None:
+def _buyer_of(stream: str, facts: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The buyer facts ``treatment_facts`` derives its answer from (the raw values: the memo key
+    is made before, and instead of, the derived facts)."""
+    if stream == "msp":
+        msp = facts.get("msp") or {}
+        return msp.get("reseller"), msp.get("country"), msp.get("vat_id")
+    customer = facts.get("customer") or {}
+    return customer.get("country"), customer.get("type"), customer.get("vat_id")
+
+
+def _memo_key(stream: str, buyer: tuple[Any, ...], location_country: str | None,
+              on: date) -> tuple[Any, ...] | None:
     """What the treatment depends on, when it can key a memo: only exact str/bool/None values,
     so that two keys are equal only when every message built from them would read the same
     (``1 == True`` and a str subclass with a location never share an entry)."""
-    key = (stream, on, location_country, *tf.values())
+    key = (stream, on, location_country, *buyer)
     if _KEYABLE.issuperset(map(type, key[2:])):
         return key
     return None
@@ -193,11 +204,11 @@ def decide_treatment(rules: TaxRules, stream: str, facts: Mapping[str, Any], *,
     asks the same question, so the answers are memoised per TaxRules (bounded; TaxTreatment is
     frozen and the problems are handed out as a new list).
     """
-    tf = treatment_facts(stream, facts, rules)
-    key = _memo_key(stream, tf, location_country, on)
+    key = _memo_key(stream, _buyer_of(stream, facts), location_country, on)
     known = rules.memo.get(key) if key is not None else None
     if known is not None:
         return known[0], list(known[1])
+    tf = treatment_facts(stream, facts, rules)
     treatment, problems = _decide(rules, stream, tf, location_country, on)
     if key is not None:
         if len(rules.memo) >= _MEMO_LIMIT:

@@ -93,3 +93,31 @@ def test_gross_documents_negate_exactly(ls):
     a, b = document_totals(settled, prices_include_vat=True), document_totals(negated, prices_include_vat=True)
     assert (b.line_total, b.vat_total) == (-a.line_total, -a.vat_total)
     assert a.incl_vat == sum((g.gross for g in gross_lines), D(0))
+
+
+def _allocate_in_a_context(grosses, rate):
+    """The allocation worked out step by step inside localcontext(prec=34) (the reference)."""
+    from decimal import localcontext
+
+    from engine.money import CENT, round_amount
+    with localcontext() as ctx:
+        ctx.prec = 34
+        divisor = 1 + rate / 100
+        target = round_amount(round_amount(sum(grosses, D("0.00"))) / divisor)
+        nets = [round_amount(g / divisor) for g in grosses]
+        by_size = sorted(range(len(grosses)), key=lambda i: (-abs(grosses[i]), i))
+        k = 0
+        while sum(nets, D("0.00")) != target:
+            nets[by_size[k % len(by_size)]] += CENT if target > sum(nets, D("0.00")) else -CENT
+            k += 1
+    return nets
+
+
+def test_allocation_outside_a_context_is_the_allocation_inside_one():
+    import random
+    rnd = random.Random(5)
+    for _ in range(2000):
+        rate = rnd.choice([D("19"), D("25.5"), D("0"), D("7"), D("16")])
+        grosses = [D(rnd.randint(-50000, 50000)) / 100 for _ in range(rnd.randint(1, 5))]
+        got, want = allocate_nets(grosses, rate), _allocate_in_a_context(grosses, rate)
+        assert got == want and [str(n) for n in got] == [str(n) for n in want], (grosses, rate)

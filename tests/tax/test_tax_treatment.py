@@ -148,3 +148,19 @@ def test_the_treatment_json_copies_share_no_containers_whatever_its_shape():
         if isinstance(first["rule"], dict) and "where" in first["rule"]:
             assert first["rule"]["where"] is not second["rule"]["where"]
             assert first["rate_source"]["periods"] is not second["rate_source"]["periods"]
+
+
+def test_the_memo_is_keyed_by_every_buyer_fact_the_treatment_reads():
+    rules = _fresh_rules()
+    cases = [("msp", msp()), ("msp", msp(vat_id="DE000000000")), ("msp", msp(country="AT", vat_id="ATU68153428")),
+             ("msp", msp(reseller=False)), ("msp", msp(reseller=None)),
+             ("subscription", {"customer": {"country": "DE", "type": "B2C"}}),
+             ("subscription", {"customer": {"country": "DE", "type": "B2B", "vat_id": "DE273648192"}}),
+             ("adhoc", {"customer": {"country": "AT", "type": None}}), ("adhoc", {})]
+    for where in ("DEU", "AUT"):
+        for stream, facts in cases:
+            for _ in range(2):  # decided, then remembered
+                got = decide_treatment(rules, stream, facts, location_country=where, on=DAY)
+                want = decide_treatment(_fresh_rules(), stream, facts, location_country=where, on=DAY)
+                assert got == want, (stream, facts, where)
+    assert len(rules.memo) == 2 * len(cases)
