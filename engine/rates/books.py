@@ -18,11 +18,27 @@ from engine.rates.ratecard import RateCard
 from engine.tax.periods import Period
 
 ANY_CATEGORY = "*"
+LOOKUP_LIMIT = 4096   # remembered session lookups per plan or MSP tariff (cleared when full)
 DEFAULT_CATEGORIES = ("urban", "highway", "destination", "depot", "residential", "retail")
 
 
 def _where(loc: Loc | None) -> dict[str, Any]:
     return {"file": loc.file, "line": loc.line} if loc is not None else {}
+
+
+def _remembered(memo: dict, key: tuple, compute: Any) -> Any:
+    """``memo[key]``, computed by ``compute()`` on a miss.
+
+    Each plan and MSP tariff keeps its own memo (built with the configuration, so it can never
+    outlive it). Bounded: cleared when full. Thread-safe as dict get/set are atomic: a lost race
+    only computes the same immutable answer twice.
+    """
+    found = memo.get(key)
+    if found is None:
+        if len(memo) >= LOOKUP_LIMIT:
+            memo.clear()
+        found = memo[key] = compute()
+    return found
 
 
 # --------------------------------------------------------------------------- public OCPI tariffs
@@ -83,6 +99,19 @@ class Plan:
 
     def source(self, version: PlanVersion) -> dict[str, Any]:
         return {"kind": "plan", "id": self.id, "version": version.version, **_where(version.loc)}
+
+    _lookups: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def session_lookup(self, day: date) -> tuple[PlanVersion | None, Mapping[str, Any] | None]:
+        """(version valid on ``day``, its source) — remembered per day, as every session asks.
+
+        The source is shared: callers copy it before handing it out.
+        """
+        return _remembered(self._lookups, (day,), lambda: self._lookup(day))
+
+    def _lookup(self, day: date) -> tuple[PlanVersion | None, Mapping[str, Any] | None]:
+        version = self.version_on(day)
+        return version, (self.source(version) if version is not None else None)
 
 
 @dataclass(frozen=True)
@@ -158,6 +187,28 @@ class MspTariff:
     def source(self, version: MspVersion, row: MspPriceRow | None = None) -> dict[str, Any]:
         return {"kind": "msp_tariff", "id": self.id, "version": version.version,
                 **_where(row.loc if row is not None else version.loc)}
+
+    _lookups: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def session_lookup(self, day: date, power_type: str | None,
+                       category: str | None) -> tuple[MspVersion | None, MspPriceRow | None, Mapping[str, Any] | None]:
+        """(version valid on ``day``, its row for power type and category, the row's source).
+
+        Remembered per (day, power type, category) — everything the answer reads besides this
+        tariff — as every session asks. The source is shared: callers copy it before handing it out.
+        """
+        if category is not None and type(category) is not str:   # odd facts (a list...): not remembered
+            return self._lookup(day, power_type, category)
+        return _remembered(self._lookups, (day, power_type, category),
+                           lambda: self._lookup(day, power_type, category))
+
+    def _lookup(self, day: date, power_type: str | None,
+                category: str | None) -> tuple[MspVersion | None, MspPriceRow | None, Mapping[str, Any] | None]:
+        version = self.version_on(day)
+        if version is None or power_type is None:
+            return version, None, None
+        row = version.row_for(power_type, category)
+        return version, row, (self.source(version, row) if row is not None else None)
 
 
 @dataclass(frozen=True)

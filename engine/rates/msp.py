@@ -54,13 +54,13 @@ def price_msp_session(cdr: Mapping[str, Any], facts: Mapping[str, Any], bundle: 
                                 if msp.get("tariff_id") else f"the MSP contract of {msp.get('party')} names no tariff",
                                 path="facts.msp.tariff_id"))
         return _fail(problems, cdr_id)
-    version = tariff.version_on(day)
+    power = power_type_of(cdr)
+    category = location_category(facts)
+    version, row, row_source = tariff.session_lookup(day, power, category)
     if version is None:
         problems.append(Problem("MSP_TARIFF_NOT_VALID", f"MSP tariff {tariff.id!r} has no version valid on "
                                 f"{day.isoformat()}", path="facts.msp.tariff_id"))
         return _fail(problems, cdr_id)
-    power = power_type_of(cdr)
-    category = location_category(facts)
     if power is None:
         problems.append(Problem("POWER_TYPE_UNKNOWN", "cdr_location.connector_power_type is missing or unknown",
                                 path="cdr_location.connector_power_type"))
@@ -68,12 +68,11 @@ def price_msp_session(cdr: Mapping[str, Any], facts: Mapping[str, Any], bundle: 
     if category is None:
         problems.append(Problem("LOCATION_CATEGORY_UNKNOWN", "the location has no category: the '*' price row "
                                 "was used", path="facts.location.category", severity="warning"))
-    row = version.row_for(power, category)
     if row is None:
         problems.append(Problem("MSP_NO_PRICE", f"MSP tariff {tariff.id!r} {version.version} has no {power} price "
                                 f"for category {category!r} and no '*' row", path="facts.location.category"))
         return _fail(problems, cdr_id, source=tariff.source(version))
-    source = tariff.source(version, row)
+    source = dict(row_source)
     tax, found = treatment(bundle, STREAM, cdr, facts, day)
     problems += found
     if tax is None:

@@ -55,12 +55,12 @@ def price_subscription_session(cdr: Mapping[str, Any], facts: Mapping[str, Any],
                                 if plan_id else "the session has no subscription plan (facts.subscription.plan_id)",
                                 path="facts.subscription.plan_id"))
         return _fail(problems, cdr_id)
-    version = plan.version_on(day)
+    version, plan_source = plan.session_lookup(day)
     if version is None:
         problems.append(Problem("PLAN_NOT_VALID", f"plan {plan.id!r} has no version valid on {day.isoformat()}",
                                 path="facts.subscription.plan_id"))
         return _fail(problems, cdr_id)
-    source = plan.source(version)
+    source = dict(plan_source)
     power = power_type_of(cdr)
     card = version.cards.get(power) if power else None
     if card is None:
