@@ -86,6 +86,9 @@ def compile_expr(node: dict[str, Any]) -> Expr:
                 return value.astimezone(tz).strftime(fmt)
         return value
 
+    if "path" in node and not fmt:
+        # the shipped options (default, round, period) on a path: ``_generate`` inlines them
+        evaluate.parts = (_plain_path(compile_path(node["path"])), fallback, quantum, period)  # type: ignore[attr-defined]
     return evaluate
 
 
@@ -162,12 +165,14 @@ def _generate(plan: Plan) -> Callable[[dict[str, Any], ZoneInfo], dict[str, Any]
     Walking the tree cost a loop step and a function call per field (~45 % of ``apply``); the
     generated function writes the same keys in the same order. A bare two- or three-key path is
     inlined as the ``get2``/``get3`` it compiled to (each root, e.g. ``ctx["cdr"]``, is read once:
-    reading a plain dict has no side effects), a bare constant is a reference to its value, and
-    every other expression is called as before. Only ``repr()`` of the mapping's own keys and
+    reading a plain dict has no side effects), a bare constant is a reference to its value, a
+    path with default/round/period is inlined by ``options``, and every other expression is
+    called as before. Only ``repr()`` of the mapping's own keys and
     path steps (strings) is written into the source, as ``engine.frozen`` does with field names:
     a mapping still cannot run code.
     """
-    env: dict[str, Any] = {}
+    env: dict[str, Any] = {"_D": Decimal, "_HALF_UP": ROUND_HALF_UP, "_is_number": is_number,
+                           "_period": _period, "_datetime": datetime}
     roots: dict[str, str] = {}
 
     def value(expr: Expr) -> str:
@@ -177,12 +182,32 @@ def _generate(plan: Plan) -> Callable[[dict[str, Any], ZoneInfo], dict[str, Any]
             inner = f"n.get({steps[-1]!r}) if isinstance(n := {root}.get({steps[1]!r}), dict) else None" \
                 if len(steps) == 3 else f"{root}.get({steps[1]!r})"
             return f"(({inner}) if isinstance({root}, dict) else None)"
+        parts = getattr(expr, "parts", None)
+        if parts is not None:
+            return options(*parts)
         name = f"v{len(env)}"
         if hasattr(expr, "constant"):
             env[name] = expr.constant  # type: ignore[attr-defined]
             return name
         env[name] = expr
         return f"{name}(ctx, tz)"
+
+    def options(path: Expr, fallback: Expr | None, quantum: Decimal | None, period: str | None) -> str:
+        """``evaluate`` for a path with a default, round and period, as nested expressions.
+
+        The path gives None when missing (as ``evaluate`` ends up with), so None takes the
+        default; a number is rounded; a datetime becomes its period; anything else passes.
+        """
+        code = value(path)
+        if fallback is not None:
+            code = f"(d if (d := {code}) is not None else {value(fallback)})"
+        if quantum is not None:
+            env[q := f"v{len(env)}"] = quantum
+            code = f"(_D(d).quantize({q}, _HALF_UP) if _is_number(d := {code}) else d)"
+        if period:
+            env[u := f"v{len(env)}"] = period
+            code = f"(_period(d, {u}, tz) if isinstance(d := {code}, _datetime) else d)"
+        return code
 
     def display(tree: Plan) -> str:
         return "{" + ", ".join(f"{key!r}: {value(expr) if sub is None else display(sub)}"  # type: ignore[arg-type]

@@ -166,3 +166,29 @@ def test_generated_apply_hands_out_new_dicts_and_the_constant_itself():
     first, second = m.apply({"cdr": {"id": 1}}, BERLIN), m.apply({"cdr": {"id": 2}}, BERLIN)
     assert first == {"a": {"b": "kWh", "c": 1}, "n": None} and second["a"]["c"] == 2
     assert first["a"] is not second["a"]
+
+
+def test_generated_options_equal_the_tree_walk_for_odd_values():
+    """default / round / period on a path are inlined by _generate: same values as evaluate."""
+    from engine.mapping import _build
+
+    doc = ("kind: mapping\nstream: msp\nfields:\n"
+           "  a.d: {path: cdr.x, default: {path: cdr.y}}\n"
+           "  a.c: {path: cdr.x, default: {const: fb}}\n"
+           "  a.r: {path: cdr.x, round: 2}\n"
+           "  a.p: {path: cdr.x, period: day}\n"
+           "  a.q: {path: cdr.x, period: quarter, round: 0, default: {path: cdr.y}}\n"
+           "  a.f: {path: cdr.x, period: month, format: '%Y'}\n"
+           "  a.l: {path: cdr.l.0, round: 1, default: {path: cdr.y, period: year}}\n")
+    data, _ = load_yaml(doc, "m.yaml")
+    m = compile_mapping(data, "m.yaml")
+    when = datetime(2026, 12, 31, 23, 30, tzinfo=timezone.utc)
+    odd = [None, 0, 1, True, False, Decimal("1.005"), Decimal("-2.5"), Decimal("NaN"), 1.25, "7.5", "", when, [], {}]
+    for x in odd:
+        for y in (None, when, Decimal("3.14159"), "y"):
+            for cdr in ({"x": x, "y": y, "l": [x]}, {"y": y}, {"x": x}, {}):
+                context = {"cdr": cdr}
+                got, want = m.apply(context, BERLIN), _build(m._tree, context, BERLIN)
+                assert repr(got) == repr(want), (x, y, cdr)   # (repr: NaN is not == itself)
+    x = {"cdr": 3}
+    assert repr(m.apply(x, BERLIN)) == repr(_build(m._tree, x, BERLIN))
