@@ -32,16 +32,32 @@ def allocate(nets: Sequence[tuple[Decimal, Decimal | None]], lines: Sequence[Vat
     with localcontext() as ctx:
         ctx.prec = 50
         for line in lines:
-            if line.rate is None:
-                continue
-            idx = [i for i, (_, rate) in enumerate(nets) if rate == line.rate]
-            exact = {i: nets[i][0] * line.rate / HUNDRED for i in idx}
-            floor = {i: exact[i].quantize(CENT, rounding=ROUND_FLOOR) for i in idx}
-            missing = int(((line.vat - sum(floor.values(), ZERO)) / CENT).to_integral_value())
-            order = sorted(idx, key=lambda i: (-(exact[i] - floor[i]), i))
-            for n, i in enumerate(order):
-                bump = CENT if n < missing else ZERO
-                shares[i] = floor[i] + bump
-            if missing > len(order):  # cannot happen with rounding half up; keep totals right anyway
-                shares[order[-1]] += CENT * (missing - len(order))
+            if line.rate is not None:
+                _share_rate(nets, line, shares)
     return shares
+
+
+def _share_rate(nets: Sequence[tuple[Decimal, Decimal | None]], line: VatLine, shares: list[Decimal]) -> None:
+    """Share one rate's VAT onto its pairs (in ``shares``), in the caller's prec-50 context.
+
+    Lists by position among the rate's pairs (which are in pair order, so a tie on the
+    remainder still goes to the earliest pair); the remainders are only sorted when some but
+    not all pairs get a missing cent (or, never seen, more cents than pairs are missing).
+    """
+    rate = line.rate
+    idx = [i for i, (_, r) in enumerate(nets) if r == rate]
+    exact = [nets[i][0] * rate / HUNDRED for i in idx]
+    floor = [e.quantize(CENT, ROUND_FLOOR) for e in exact]
+    missing = int(((line.vat - sum(floor, ZERO)) / CENT).to_integral_value())
+    if missing <= 0:
+        for i, f in zip(idx, floor):
+            shares[i] = f + ZERO
+        return
+    if missing == len(idx):  # every pair gets a cent
+        order = list(range(len(idx)))
+    else:
+        order = sorted(range(len(idx)), key=lambda k: (-(exact[k] - floor[k]), k))
+    for n, k in enumerate(order):
+        shares[idx[k]] = floor[k] + (CENT if n < missing else ZERO)
+    if missing > len(order):  # cannot happen with rounding half up; keep totals right anyway
+        shares[idx[order[-1]]] += CENT * (missing - len(order))
