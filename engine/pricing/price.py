@@ -273,9 +273,7 @@ def try_price_cdr(cdr: dict[str, Any], tariff: dict[str, Any] | None = None, *, 
     total = totals.pop("total_cost")
     clamped, adjustment, exact_clamped = _clamp(total, exact, parsed, problems)
 
-    volumes = {d: sum([s.volumes.get(d, ZERO) for s in session.segments], ZERO).quantize(_VOLUME_QUANTUM)
-               for d in ADDITIVE}  # (s.volumes.get == s.volume, without a call per segment)
-    volumes = {d: v for d, v in volumes.items() if v != 0 or d in (ENERGY, TIME)}
+    volumes = _session_volumes(session.segments)
     difference = _difference(cdr, clamped, exact_clamped, tolerance, problems)
     result = PriceResult(
         currency=currency, tariff_id=parsed.id, time_zone=choice.name, time_zone_source=choice.source,
@@ -283,6 +281,27 @@ def try_price_cdr(cdr: dict[str, Any], tariff: dict[str, Any] | None = None, *, 
         exact_total_cost=exact_clamped, volumes=volumes, warnings=tuple(problems), difference=difference,
         **totals)
     return result, problems
+
+
+def _session_volumes(segments: tuple[Segment, ...]) -> dict[str, Decimal]:
+    """The session's volume per additive dimension; ENERGY and TIME always, the others when not 0.
+
+    Summed from Decimal(0) in the caller's (default, 28-digit) context, one dimension after the
+    other. A segment without the dimension is skipped rather than adding Decimal(0): a sum that
+    starts from Decimal(0) has an exponent <= 0 and is never -0, so adding 0 would not change
+    it; a dimension no segment has is 0 and left out (or 0E-12 for ENERGY and TIME, as before).
+    """
+    volumes: dict[str, Decimal] = {}
+    for d in ADDITIVE:
+        total = ZERO
+        for s in segments:
+            v = s.volumes.get(d)
+            if v is not None:
+                total = total + v
+        total = total.quantize(_VOLUME_QUANTUM)
+        if total != 0 or d in (ENERGY, TIME):
+            volumes[d] = total
+    return volumes
 
 
 def _tariff_checks(cdr: dict[str, Any], tariff: Tariff, path: str, start: datetime) -> list[Problem]:

@@ -28,3 +28,19 @@ def test_negative_nets():
     nets = [(D("-0.05"), D(19)), (D("0.50"), D(19))]
     shares = allocate(nets, vat_lines(nets))
     assert sum(shares) == vat_lines(nets)[0].vat == D("0.09")
+
+
+def test_a_tie_on_the_remainder_goes_to_the_earliest_line():
+    nets = [(D("0.10"), D(15)), (D("0.01"), D(15)), (D("0.10"), D(15))]  # 0.015, 0.0015, 0.015 -> 0.03
+    assert allocate(nets, vat_lines(nets)) == [D("0.02"), D("0.00"), D("0.01")]
+
+
+def test_every_line_a_cent_and_lines_without_one_keep_their_floor():
+    nets = [(D("0.05"), D(19)), (D("0.05"), D(19)), (D("2.00"), D(7))]  # 2 x 0.0095 -> 0.02; 0.14 exactly
+    assert [str(s) for s in allocate(nets, vat_lines(nets))] == ["0.01", "0.01", "0.14"]
+
+
+def test_more_missing_cents_than_lines_go_to_the_smallest_remainder():
+    from engine.pricing.result import VatLine
+    nets = [(D("0.10"), D(19)), (D("0.04"), D(19))]  # remainders 0.009 and 0.0076
+    assert allocate(nets, [VatLine(D(19), D("0.14"), D("0.05"))]) == [D("0.02"), D("0.03")]
