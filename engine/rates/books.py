@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any, Mapping
 
 from engine.config.yamlload import Loc
+from engine.memo import remembered
 from engine.rates.ratecard import RateCard
 from engine.tax.periods import Period
 
@@ -24,21 +25,6 @@ DEFAULT_CATEGORIES = ("urban", "highway", "destination", "depot", "residential",
 
 def _where(loc: Loc | None) -> dict[str, Any]:
     return {"file": loc.file, "line": loc.line} if loc is not None else {}
-
-
-def _remembered(memo: dict, key: tuple, compute: Any) -> Any:
-    """``memo[key]``, computed by ``compute()`` on a miss.
-
-    Each plan and MSP tariff keeps its own memo (built with the configuration, so it can never
-    outlive it). Bounded: cleared when full. Thread-safe as dict get/set are atomic: a lost race
-    only computes the same immutable answer twice.
-    """
-    found = memo.get(key)
-    if found is None:
-        if len(memo) >= LOOKUP_LIMIT:
-            memo.clear()
-        found = memo[key] = compute()
-    return found
 
 
 # --------------------------------------------------------------------------- public OCPI tariffs
@@ -107,7 +93,7 @@ class Plan:
 
         The source is shared: callers copy it before handing it out.
         """
-        return _remembered(self._lookups, (day,), lambda: self._lookup(day))
+        return remembered(self._lookups, (day,), lambda: self._lookup(day), LOOKUP_LIMIT)
 
     def _lookup(self, day: date) -> tuple[PlanVersion | None, Mapping[str, Any] | None]:
         version = self.version_on(day)
@@ -199,8 +185,8 @@ class MspTariff:
         """
         if category is not None and type(category) is not str:   # odd facts (a list...): not remembered
             return self._lookup(day, power_type, category)
-        return _remembered(self._lookups, (day, power_type, category),
-                           lambda: self._lookup(day, power_type, category))
+        return remembered(self._lookups, (day, power_type, category),
+                          lambda: self._lookup(day, power_type, category), LOOKUP_LIMIT)
 
     def _lookup(self, day: date, power_type: str | None,
                 category: str | None) -> tuple[MspVersion | None, MspPriceRow | None, Mapping[str, Any] | None]:

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from engine.frozen import frozen
 from engine.jsonable import json_object
+from engine.memo import remembered
 from engine.money import fmt, fmt_exact, round_unit_price, to_decimal
 from engine.problems import Problem
 from engine.tax.totals import DocumentTotals, document_totals, settle_nets
@@ -100,14 +101,7 @@ def _price(value: Decimal | None) -> str | None:
     """
     if value is None:
         return None
-    key = str(value)
-    text = _PRICE_TEXT.get(key)
-    if text is None:
-        text = _price_text(value)
-        if len(_PRICE_TEXT) >= _PRICE_TEXT_LIMIT:
-            _PRICE_TEXT.clear()
-        _PRICE_TEXT[key] = text
-    return text
+    return remembered(_PRICE_TEXT, str(value), lambda: _price_text(value), _PRICE_TEXT_LIMIT)
 
 
 def _price_text(value: Decimal) -> str:
