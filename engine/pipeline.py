@@ -19,6 +19,8 @@ from engine.config.bundle import Bundle
 from engine.decision import Decision
 from engine.facts import FactSource, lookup_facts
 from engine.rates import price_for_stream
+from engine.rates.model import failed
+from engine.pricing.outofrange import out_of_range_problem
 from engine.timezones import zone, zone_for_cdr
 
 INVALID_CDR = "INVALID_CDR"
@@ -87,8 +89,12 @@ class Pipeline:
         decision.exception = match.exception
         if not match.stream:
             return decision
-        price = price_for_stream(match.stream, cdr, facts, self.bundle, original=self._original_of(cdr))
-        decision.pricing = price.to_json()
+        try:
+            price = price_for_stream(match.stream, cdr, facts, self.bundle, original=self._original_of(cdr))
+            decision.pricing = price.to_json()
+        except ArithmeticError as exc:  # a unit price too large to show (pricing/outofrange.py)
+            price = failed(match.stream, [out_of_range_problem(cdr, exc)], cdr_id=cdr.get("id"))
+            decision.pricing = price.to_json()
         if price.errors:
             first = price.errors[0]
             decision.exception = {"reason": PRICING_FAILED, "code": first.code, "description": first.message,

@@ -54,6 +54,7 @@ def _load_tariff_file(path: str) -> tuple[Any, list[Problem]] | None:
 def run(args: argparse.Namespace) -> int:
     from engine import intake
     from engine.pricing import try_price_cdr
+    from engine.pricing.outofrange import out_of_range_problem
     from engine.pricing.timezone import load_zone
 
     if args.tz:
@@ -108,7 +109,12 @@ def run(args: argparse.Namespace) -> int:
                 status = EXIT_FINDINGS
                 _report(args.tariff, "is not a valid tariff", tariff_problems)
                 continue
-        result, problems = try_price_cdr(cdr, tariff, tz=args.tz, tolerance=tolerance)
+        try:
+            result, problems = try_price_cdr(cdr, tariff, tz=args.tz, tolerance=tolerance)
+            if result is not None:
+                result.to_json()  # (amounts too large to show fail here, not after the other CDRs)
+        except ArithmeticError as exc:
+            result, problems = None, [out_of_range_problem(cdr, exc)]
         if result is None:
             status = EXIT_FINDINGS
             _report(source, "cannot be priced", problems)

@@ -19,6 +19,7 @@ from engine.rates.adhoc import price_adhoc
 from engine.rates.credit import price_credit, reverse
 from engine.rates.model import PriceLine, StreamPrice, failed
 from engine.rates.msp import msp_period, price_msp_session
+from engine.pricing.outofrange import out_of_range_problem
 from engine.rates.subscription import CycleDocuments, billing_cycle, monthly_cycle, price_subscription_session
 
 STREAMS = ("adhoc", "subscription", "msp")
@@ -50,9 +51,13 @@ def price_for_stream(stream: str, cdr: dict, facts: dict, bundle: Any, *,
     A credit CDR (``credit: true``) reverses ``original``: the original's stored pricing
     (``decision.pricing`` / a StreamPrice), or the original CDR (re-priced), or — unknown — its own
     charging periods, negated, with a warning. ``errors`` on the result mean "not priced": the
-    caller routes the CDR to the exception queue.
+    caller routes the CDR to the exception queue. So does a CDR whose numbers are too large to
+    compute with (outofrange.py says why this is caught here rather than bounded at intake).
     """
     facts = facts or {}
-    if cdr.get("credit"):
-        return price_credit(stream, cdr, facts, bundle, original, _recompute)
-    return _price_session(stream, cdr, facts, bundle)
+    try:
+        if cdr.get("credit"):
+            return price_credit(stream, cdr, facts, bundle, original, _recompute)
+        return _price_session(stream, cdr, facts, bundle)
+    except ArithmeticError as exc:  # decimal's InvalidOperation and Overflow, OverflowError
+        return failed(str(stream), [out_of_range_problem(cdr, exc)], cdr_id=cdr.get("id"))

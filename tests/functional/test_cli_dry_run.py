@@ -73,3 +73,23 @@ def test_dry_run_writes_nothing(tmp_path):
     before = sorted(p.name for p in ROOT.iterdir())
     cdrflow("dry-run", SAMPLE)
     assert sorted(p.name for p in ROOT.iterdir()) == before
+
+
+def test_a_cdr_too_large_to_price_goes_to_the_exception_queue_and_the_batch_goes_on(tmp_path):
+    """Found by mutating corpus CDRs: a volume or a tariff price of 1E+30 stopped the whole run."""
+    cdr = json.loads((ROOT / SAMPLE).read_text())
+    huge_volume = json.loads(json.dumps(cdr))
+    huge_volume["charging_periods"][0]["dimensions"][0]["volume"] = 10 ** 30
+    huge_price = json.loads(json.dumps(cdr))
+    huge_price["tariffs"][0]["elements"][0]["price_components"][0]["price"] = 1e30
+    lines = tmp_path / "huge.jsonl"
+    lines.write_text("\n".join(json.dumps(d) for d in (huge_volume, huge_price, cdr)) + "\n")
+    result = cdrflow("dry-run", str(lines))
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    first, second, third = decisions(result.stdout)
+    for d, path in ((first, "charging_periods[0].dimensions[0].volume"),
+                    (second, "tariffs[0].elements[0].price_components[0].price")):
+        assert d["stream"] is None
+        assert d["exception"]["reason"] == "PRICING_FAILED" and d["exception"]["code"] == "NUMBER_OUT_OF_RANGE"
+        assert d["exception"]["stream"] == "adhoc" and path in d["exception"]["description"]
+    assert third["stream"] == "adhoc"

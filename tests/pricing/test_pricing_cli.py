@@ -103,3 +103,16 @@ def test_registered_in_the_cdrflow_cli(capsys):
 
     assert main(["price", str(CDR_EXAMPLE), "--format", "text"]) == 0
     assert "TOTAL                  4.00      4.40" in capsys.readouterr().out
+
+
+def test_numbers_too_large_to_price_are_named_not_a_traceback(tmp_path, capsys):
+    """A volume of 1E+29 hours cannot be quantized at 34 digits: the field is named, exit 1."""
+    text = CDR_EXAMPLE.read_text()
+    data = json.loads(text)
+    data["charging_periods"][0]["dimensions"][0]["volume"] = 10 ** 29
+    cdr = tmp_path / "huge.json"
+    cdr.write_text(json.dumps(data))
+    code, out, err = cli(cdr, capsys=capsys)
+    assert code == 1 and out == ""
+    assert "NUMBER_OUT_OF_RANGE" in err and "charging_periods[0].dimensions[0].volume" in err
+    assert "Traceback" not in err
