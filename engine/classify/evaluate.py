@@ -240,17 +240,29 @@ def match_for(rule: Rule | Fallback) -> Match:
 
 
 class Classifier:
-    """Compiled rules in evaluation order; ``classify`` is pure and thread-safe."""
+    """Compiled rules in evaluation order; ``classify`` is pure and thread-safe.
+
+    ``classify`` runs the rules as one generated function (engine/classify/generate.py);
+    ``classify_by_closures`` runs the same rules as the closures of ``compile_condition`` and is
+    the specification the generated function is tested against."""
 
     backend = "python"
 
     def __init__(self, rules: Sequence[Rule], fallback: Fallback):
+        from engine.classify.generate import generate_classify  # (it builds on this module)
+
         self.rules = ordered(rules)
         self.fallback = fallback
-        self._compiled = [(compile_condition(r.when), match_for(r)) for r in self.rules]
+        matches = [match_for(r) for r in self.rules]
+        self._compiled = [(compile_condition(r.when), m) for r, m in zip(self.rules, matches)]
         self._fallback_match = match_for(fallback)
+        self._generated = generate_classify([(r.when, m) for r, m in zip(self.rules, matches)],
+                                            self._fallback_match)
 
     def classify(self, cdr: dict[str, Any], facts: dict[str, Any]) -> Match:
+        return self._generated(cdr, facts)
+
+    def classify_by_closures(self, cdr: dict[str, Any], facts: dict[str, Any]) -> Match:
         ctx = {"cdr": cdr, "facts": facts}
         for predicate, match in self._compiled:
             if predicate(ctx):

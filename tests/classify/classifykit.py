@@ -56,3 +56,26 @@ def outcome(match) -> tuple:
     """What must be identical between backends: the rule's id/file/line, the stream, the exception."""
     return (match.rule.ref()["id"], match.rule.ref()["file"], match.rule.ref()["line"],
             match.stream, match.exception)
+
+
+def condition_trees(comparisons, *, max_leaves: int, min_items: int = 1, max_items: int = 3):
+    """A hypothesis strategy for condition trees: ``comparisons`` nested in all/any/not."""
+    from hypothesis import strategies as st
+
+    from engine.classify.rules import All, Any_, Not
+
+    return st.recursive(
+        comparisons,
+        lambda inner: st.one_of(
+            st.lists(inner, min_size=min_items, max_size=max_items).map(lambda xs: All(tuple(xs))),
+            st.lists(inner, min_size=min_items, max_size=max_items).map(lambda xs: Any_(tuple(xs))),
+            inner.map(Not),
+        ),
+        max_leaves=max_leaves,
+    )
+
+
+def generated_rules(conditions, priorities) -> list[Rule]:
+    """One rule per condition (odd ones stream adhoc, even ones an exception G<i>), in file order."""
+    return [Rule(f"g{i}", p, c, "adhoc" if i % 2 else None, None if i % 2 else {"reason": f"G{i}"}, "",
+                 "rules/generated.yaml", i + 1, i) for i, (c, p) in enumerate(zip(conditions, priorities))]

@@ -24,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from classifykit import REPO, load_kind_modules, outcome, ruleset
+from classifykit import REPO, condition_trees, generated_rules, load_kind_modules, outcome, ruleset
 from engine.classify.evaluate import Classifier
-from engine.classify.rules import All, Any_, Cmp, Fallback, Not, Rule
+from engine.classify.rules import Cmp, Fallback, Not
 
 pytestmark = pytest.mark.durable
 
@@ -496,24 +496,14 @@ def _comparisons(draw):
     return Cmp(path, op, value)
 
 
-_CONDITIONS = st.recursive(
-    _comparisons(),
-    lambda inner: st.one_of(
-        st.lists(inner, min_size=1, max_size=3).map(lambda xs: All(tuple(xs))),
-        st.lists(inner, min_size=1, max_size=3).map(lambda xs: Any_(tuple(xs))),
-        inner.map(Not),
-    ),
-    max_leaves=6,
-)
+_CONDITIONS = condition_trees(_comparisons(), max_leaves=6)
 
 
 @st.composite
 def _rule_sets(draw):
     conditions = draw(st.lists(_CONDITIONS, min_size=1, max_size=5))
     priorities = draw(st.lists(st.integers(0, 3), min_size=len(conditions), max_size=len(conditions)))
-    rules = [Rule(f"g{i}", p, c, "adhoc" if i % 2 else None, None if i % 2 else {"reason": f"G{i}"}, "",
-                  "rules/generated.yaml", i + 1, i) for i, (c, p) in enumerate(zip(conditions, priorities))]
-    return rules
+    return generated_rules(conditions, priorities)
 
 
 def _events():
