@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from types import MappingProxyType
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
@@ -55,6 +56,7 @@ def compile_expr(node: dict[str, Any]) -> Expr:
     else:
         parts = [compile_expr(p) for p in node["concat"]]
         base = lambda ctx, tz: "".join([_as_text(p(ctx, tz)) for p in parts])
+        base.concat = tuple(parts)  # type: ignore[attr-defined]  (inlined by _generate)
 
     fallback = compile_expr(node["default"]) if "default" in node else None
     places = node.get("round")
@@ -69,6 +71,8 @@ def compile_expr(node: dict[str, Any]) -> Expr:
         expr: Expr = lambda ctx, tz: None if (v := base(ctx, tz)) is MISSING else v
         if "const" in node:
             expr.constant = None if node["const"] is MISSING else node["const"]  # type: ignore[attr-defined]
+        else:  # a concat: a str, never MISSING
+            expr.concat = base.concat  # type: ignore[attr-defined]
         return expr
 
     def evaluate(ctx: dict[str, Any], tz: ZoneInfo) -> Any:
@@ -126,6 +130,9 @@ def _plain_path(steps: tuple[str | int, ...]) -> Expr:
     return lambda ctx, tz: None if (v := get(ctx)) is MISSING else v
 
 
+# An empty mapping nothing can add to: the generated ``apply``'s stand-in for a root that is not a dict.
+_NO_FIELDS = MappingProxyType({})
+
 # A compiled target tree: (key, expression, None) for a leaf, (key, None, subtree) for an object.
 Plan = tuple[tuple[str, "Expr | None", "Plan | None"], ...]
 
@@ -164,27 +171,31 @@ def _generate(plan: Plan) -> Callable[[dict[str, Any], ZoneInfo], dict[str, Any]
 
     Walking the tree cost a loop step and a function call per field (~45 % of ``apply``); the
     generated function writes the same keys in the same order. A bare two- or three-key path is
-    inlined as the ``get2``/``get3`` it compiled to (each root, e.g. ``ctx["cdr"]``, is read once:
-    reading a plain dict has no side effects), a bare constant is a reference to its value, a
-    path with default/round/period is inlined by ``options``, and every other expression is
-    called as before. Only ``repr()`` of the mapping's own keys and
+    inlined as the ``get2``/``get3`` it compiled to (each root, e.g. ``ctx["cdr"]``, and each node
+    on the way, e.g. ``facts.msp``, is read once: reading a plain dict has no side effects), a
+    bare constant is a reference to its value, a path with default/round/period is inlined by
+    ``options``, a concat by ``text``, and every other expression is called as before. Only ``repr()`` of the mapping's own keys and
     path steps (strings) is written into the source, as ``engine.frozen`` does with field names:
     a mapping still cannot run code.
     """
     env: dict[str, Any] = {"_D": Decimal, "_HALF_UP": ROUND_HALF_UP, "_is_number": is_number,
-                           "_period": _period, "_datetime": datetime}
+                           "_period": _period, "_datetime": datetime, "_as_text": _as_text, "_NONE": _NO_FIELDS}
     roots: dict[str, str] = {}
+    nodes: dict[tuple[str, str], str] = {}
 
     def value(expr: Expr) -> str:
         steps = getattr(expr, "steps", None)
         if steps is not None:
-            root = roots.setdefault(steps[0], f"r{len(roots)}")
-            inner = f"n.get({steps[-1]!r}) if isinstance(n := {root}.get({steps[1]!r}), dict) else None" \
-                if len(steps) == 3 else f"{root}.get({steps[1]!r})"
-            return f"(({inner}) if isinstance({root}, dict) else None)"
+            root = roots.setdefault(steps[0], f"r{len(roots)}")  # a dict, or _NONE (see below)
+            if len(steps) == 3:
+                return f"{nodes.setdefault((steps[0], steps[1]), f'n{len(nodes)}')}.get({steps[2]!r})"
+            return f"{root}.get({steps[1]!r})"
         parts = getattr(expr, "parts", None)
         if parts is not None:
             return options(*parts)
+        concat = getattr(expr, "concat", None)
+        if concat is not None:
+            return text(concat)
         name = f"v{len(env)}"
         if hasattr(expr, "constant"):
             env[name] = expr.constant  # type: ignore[attr-defined]
@@ -209,18 +220,36 @@ def _generate(plan: Plan) -> Callable[[dict[str, Any], ZoneInfo], dict[str, Any]
             code = f"(_period(d, {u}, tz) if isinstance(d := {code}, _datetime) else d)"
         return code
 
+    def text(parts: tuple[Expr, ...]) -> str:
+        """A concat: each part's ``_as_text`` joined, a constant's text spelled out once here
+        (``_as_text`` of the same constant is always the same str), a str passed as is (its
+        ``_as_text`` is itself)."""
+        texts = []
+        for part in parts:
+            if hasattr(part, "constant"):
+                env[t := f"v{len(env)}"] = _as_text(part.constant)  # type: ignore[attr-defined]
+                texts.append(t)
+            else:
+                texts.append(f"(s if (s := {value(part)}).__class__ is str else _as_text(s))")
+        return f"''.join(({', '.join(texts)},))"
+
     def display(tree: Plan) -> str:
         return "{" + ", ".join(f"{key!r}: {value(expr) if sub is None else display(sub)}"  # type: ignore[arg-type]
                                for key, expr, sub in tree) + "}"
 
     body = display(plan)
-    names = list(roots.values()) or ["_"]
-    reads = ", ".join(f"ctx.get({root!r})" for root in roots) or "None"
+    # each root (and each node a three-key path passes, e.g. facts.msp) read once, as a dict or
+    # (not a dict, or no context) the empty _NONE, whose .get gives None for every key: what the
+    # ``isinstance(..., dict)`` tests of ``get2``/``get3`` give
+    reads = "".join(f"    {name} = x if isinstance(x := c.get({root!r}), dict) else _NONE\n"
+                    for root, name in roots.items())
+    reads += "".join(f"    {name} = x if isinstance(x := {roots[root]}.get({key!r}), dict) else _NONE\n"
+                     for (root, key), name in nodes.items())
     source = (f"def apply(ctx, tz):\n"
-              f"    if isinstance(ctx, dict):\n        {', '.join(names)}, = {reads},\n"
-              f"    else:\n        {', '.join(names)}, = {', '.join('None' for _ in names)},\n"
+              f"    c = ctx if isinstance(ctx, dict) else _NONE\n{reads}"
               f"    return {body}\n")
     exec(source, env)  # noqa: S102 - see the docstring: only repr()'d strings from the mapping
+    env["apply"].source = source  # (for debugging and the tests)
     return env["apply"]
 
 

@@ -11,7 +11,8 @@ stream it would have gone to is kept in the exception's detail.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, MutableMapping, Protocol
+from collections.abc import MutableMapping
+from typing import Any, Mapping, Protocol
 
 from engine import intake
 from engine.classify.evaluate import Match

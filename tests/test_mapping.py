@@ -192,3 +192,32 @@ def test_generated_options_equal_the_tree_walk_for_odd_values():
                 assert repr(got) == repr(want), (x, y, cdr)   # (repr: NaN is not == itself)
     x = {"cdr": 3}
     assert repr(m.apply(x, BERLIN)) == repr(_build(m._tree, x, BERLIN))
+
+
+def test_generated_concat_equals_the_tree_walk_for_odd_values():
+    """A concat is inlined by _generate (constants' texts spelled out once, a str passed as is)."""
+    from engine.mapping import _build
+
+    class Text(str):
+        def __str__(self):
+            return "as str"
+
+    doc = ("kind: mapping\nstream: msp\nfields:\n"
+           "  a.c: {concat: [{path: cdr.x}, {const: '*'}, {path: cdr.t.y}, {const: 7}, {const: true}]}\n"
+           "  a.n: {concat: [{const: null}, {concat: [{path: cdr.x}, {path: cdr.l.0}]}, {path: cdr.x, period: day}]}\n"
+           "  a.d: {path: cdr.nope, default: {concat: [{path: cdr.x}, {const: '-'}]}}\n"
+           "  a.f: {concat: [{path: cdr.x, format: '%Y'}, {path: facts.x}]}\n")
+    data, problems = load_yaml(doc, "m.yaml")
+    assert problems == []
+    m = compile_mapping(data, "m.yaml")
+    assert "_as_text" in m._apply.source and "v" in m._apply.source
+    when = datetime(2026, 12, 31, 23, 30, tzinfo=timezone.utc)
+    odd = [None, 0, 1, True, False, Decimal("1.005"), Decimal("NaN"), 1.25, "", "x", Text("t"), when,
+           datetime(2026, 1, 1), [], {}, ("a",)]
+    for x in odd:
+        for cdr in ({"x": x, "t": {"y": x}, "l": [x]}, {"x": x, "t": x}, {}, {"t": None}):
+            for context in ({"cdr": cdr, "facts": {"x": x}}, {"cdr": cdr, "facts": x}):
+                got, want = m.apply(context, BERLIN), _build(m._tree, context, BERLIN)
+                assert repr(got) == repr(want), (x, cdr)
+    for context in ({}, {"cdr": 3}, "not a context", None):
+        assert repr(m.apply(context, BERLIN)) == repr(_build(m._tree, context, BERLIN))
