@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from engine.memo import remembered
 from engine.timezones import zone_for_cdr
 
 
@@ -26,9 +27,19 @@ class FactSource(Protocol):
     def location(self, location_id: str) -> dict[str, Any] | None: ...
 
 
+# ISO date text -> date, for the validity bounds of contracts and subscriptions: a handful of
+# distinct texts judged for nearly every CDR (engine/memo.py; a date is immutable).
+_DATES: dict[str, date] = {}
+_DATES_LIMIT = 4096
+
+
 def _as_date(value: Any) -> date | None:
     if value is None or value == "":
         return None
+    if value.__class__ is str:  # (str(value) is value itself: the memo's key is all that is read)
+        found = _DATES.get(value)
+        return found if found is not None else \
+            remembered(_DATES, value, lambda: date.fromisoformat(value), _DATES_LIMIT)
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -51,6 +62,11 @@ def _pick(records: list[dict[str, Any]], day: date) -> dict[str, Any] | None:
     for record in records:
         if valid_on(record, day):
             return record
+    return _closest_before(records, day)
+
+
+def _closest_before(records: list[dict[str, Any]], day: date) -> dict[str, Any]:
+    """Of records none of which is valid on ``day``: the latest to start by then (else of all)."""
     earlier = [r for r in records if (_as_date(r.get("valid_from")) or date.min) <= day]
     pool = earlier or records
     return max(pool, key=lambda r: _as_date(r.get("valid_from")) or date.min)
@@ -61,6 +77,23 @@ def _with_active(record: dict[str, Any] | None, day: date) -> dict[str, Any] | N
         return None
     out = dict(record)
     out["active"] = valid_on(record, day)
+    return out
+
+
+def _picked_with_active(records: list[dict[str, Any]], day: date) -> dict[str, Any] | None:
+    """``_with_active(_pick(records, day), day)``, judging each record once (every subscription
+    and roaming CDR comes here): ``_pick`` returns the first record valid on ``day`` - whose
+    ``active`` is therefore True - or, when none is, one whose ``active`` is therefore False.
+    ``valid_on`` is pure, so judging the picked record again could only repeat the answer."""
+    for record in records:
+        if valid_on(record, day):
+            out = dict(record)
+            out["active"] = True
+            return out
+    if not records:
+        return None
+    out = dict(_closest_before(records, day))
+    out["active"] = False
     return out
 
 
@@ -108,9 +141,9 @@ def lookup_facts(cdr: dict[str, Any], source: FactSource, *, own_parties: frozen
         customer = source.customer_by_token(str(uid))
         if customer:
             facts["customer"] = dict(customer)
-            facts["subscription"] = _with_active(_pick(source.subscriptions_of(customer["id"]), day), day)
+            facts["subscription"] = _picked_with_active(source.subscriptions_of(customer["id"]), day)
     if party and not facts["token"]["own"]:
-        facts["msp"] = _with_active(_pick(source.msp_contracts_of(party), day), day)
+        facts["msp"] = _picked_with_active(source.msp_contracts_of(party), day)
 
     if cdr.get("authorization_reference") or cdr.get("session_id"):
         psp = source.psp_transaction(cdr.get("authorization_reference"), cdr.get("session_id"))

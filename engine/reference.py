@@ -108,7 +108,9 @@ class InMemorySource:
 
     def __init__(self, records: dict[str, list[dict[str, Any]]]):
         self.customers = {c["id"]: c for c in records.get("customers", [])}
-        self._by_token = {t.upper(): c for c in self.customers.values() for t in c.get("tokens", [])}
+        # what customer_by_token hands out (a copy of): the record without its tokens, built once
+        self._by_token = {t.upper(): public for c in self.customers.values()
+                          for public in [{k: v for k, v in c.items() if k != "tokens"}] for t in c.get("tokens", [])}
         self._subscriptions: dict[str, list[dict[str, Any]]] = {}
         for s in records.get("subscriptions", []):
             self._subscriptions.setdefault(s["customer_id"], []).append(s)
@@ -123,7 +125,7 @@ class InMemorySource:
 
     def customer_by_token(self, uid: str) -> dict[str, Any] | None:
         customer = self._by_token.get(uid.upper())
-        return {k: v for k, v in customer.items() if k != "tokens"} if customer else None
+        return dict(customer) if customer else None
 
     def subscriptions_of(self, customer_id: str) -> list[dict[str, Any]]:
         return list(self._subscriptions.get(customer_id, []))

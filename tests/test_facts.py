@@ -67,3 +67,65 @@ def test_location_master_and_session_date():
     facts = lookup_facts(cdr(), SOURCE, own_parties=OWN)
     assert facts["location"]["cost_centre"] == "CC-BER"
     assert facts["session_date"] == "2026-10-20"
+
+
+# ---- the one-pass pick (engine/facts.py _picked_with_active) -------------------------------------
+
+def test_picked_with_active_is_pick_then_with_active():
+    """Every combination of status and bounds (absent, null, date, text, before/on/after the day)."""
+    from datetime import date
+    from itertools import product
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from engine.facts import _pick, _picked_with_active, _with_active
+
+    bounds = st.sampled_from([None, "", "2026-10-14", "2026-10-15", "2026-10-16", date(2026, 10, 15),
+                              datetime(2026, 10, 15, 23, 0), "ABSENT"])
+    record = st.builds(lambda i, status, start, end, active: {
+        k: v for k, v in (("id", f"R{i}"), ("status", status), ("valid_from", start), ("valid_to", end),
+                          ("active", active)) if v != "ABSENT"},
+        st.integers(0, 9), st.sampled_from(["active", "suspended", "expired", "ABSENT"]), bounds, bounds,
+        st.sampled_from(["ABSENT", None, True]))
+
+    @settings(max_examples=2000, deadline=None, database=None)
+    @given(records=st.lists(record, max_size=4), day=st.sampled_from([date(2026, 10, d) for d in (13, 14, 15, 16, 17)]))
+    def same(records, day):
+        got, want = _picked_with_active(records, day), _with_active(_pick(records, day), day)
+        assert got == want and (got is None or list(got) == list(want)), (records, day)
+        assert got is None or all(got is not r for r in records)  # a copy, never the source's record
+
+    same()
+    for statuses in product(["active", "expired"], repeat=2):
+        records = [{"id": "A", "status": statuses[0], "valid_from": "2026-01-01"},
+                   {"id": "B", "status": statuses[1], "valid_from": "2026-02-01"}]
+        day = date(2026, 3, 1)
+        assert _picked_with_active(records, day) == _with_active(_pick(records, day), day)
+
+
+def test_in_memory_customer_is_a_fresh_copy_without_tokens():
+    first = SOURCE.customer_by_token("tok1")
+    assert first == {"id": "C1", "name": "Anna", "type": "B2C", "country": "DE"}
+    first["name"] = "changed"
+    assert SOURCE.customer_by_token("TOK1")["name"] == "Anna"
+    assert SOURCE.customer_by_token("TOK2") is None
+
+
+def test_date_texts_are_remembered_by_their_text_and_bounded():
+    from datetime import date
+
+    import pytest
+
+    from engine import facts as facts_module
+
+    assert facts_module._as_date("2026-01-01") == date(2026, 1, 1)
+    assert facts_module._as_date("2026-01-02") == date(2026, 1, 2)      # another text, another day
+    assert facts_module._as_date("20260103") == date(2026, 1, 3)        # what fromisoformat accepts
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            facts_module._as_date("2026-02-30")                         # never remembered
+    for day in range(facts_module._DATES_LIMIT + 10):
+        facts_module._as_date(date.fromordinal(date(2000, 1, 1).toordinal() + day).isoformat())
+    assert len(facts_module._DATES) <= facts_module._DATES_LIMIT
+    assert facts_module._as_date("") is None and facts_module._as_date(None) is None
