@@ -174,11 +174,12 @@ def _generate(plan: Plan) -> Callable[[dict[str, Any], ZoneInfo], dict[str, Any]
     inlined as the ``get2``/``get3`` it compiled to (each root, e.g. ``ctx["cdr"]``, and each node
     on the way, e.g. ``facts.msp``, is read once: reading a plain dict has no side effects), a
     bare constant is a reference to its value, a path with default/round/period is inlined by
-    ``options``, a concat by ``text``, and every other expression is called as before. Only ``repr()`` of the mapping's own keys and
-    path steps (strings) is written into the source, as ``engine.frozen`` does with field names:
-    a mapping still cannot run code.
+    ``options``, a concat by ``text``, and every other expression is called as before. Only
+    ``repr()`` of the mapping's own keys and path steps (strings) is written into the source, as
+    ``engine.frozen`` does with field names (constants are passed as names): a mapping still
+    cannot run code.
     """
-    env: dict[str, Any] = {"_D": Decimal, "_HALF_UP": ROUND_HALF_UP, "_is_number": is_number,
+    env: dict[str, Any] = {"_D": Decimal, "_HALF_UP": ROUND_HALF_UP, "_NUM": (int, Decimal),
                            "_period": _period, "_datetime": datetime, "_as_text": _as_text, "_NONE": _NO_FIELDS}
     roots: dict[str, str] = {}
     nodes: dict[tuple[str, str], str] = {}
@@ -214,7 +215,9 @@ def _generate(plan: Plan) -> Callable[[dict[str, Any], ZoneInfo], dict[str, Any]
             code = f"(d if (d := {code}) is not None else {value(fallback)})"
         if quantum is not None:
             env[q := f"v{len(env)}"] = quantum
-            code = f"(_D(d).quantize({q}, _HALF_UP) if _is_number(d := {code}) else d)"
+            # is_number(d), inlined: an int or Decimal that is not a bool (bool has no subclasses)
+            code = (f"(_D(d).quantize({q}, _HALF_UP) if isinstance(d := {code}, _NUM) "
+                    f"and d.__class__ is not bool else d)")
         if period:
             env[u := f"v{len(env)}"] = period
             code = f"(_period(d, {u}, tz) if isinstance(d := {code}, _datetime) else d)"

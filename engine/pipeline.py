@@ -49,6 +49,16 @@ class Pipeline:
         self.own_parties = bundle.own_parties
         self.default_tz = str(bundle.operator.get("default_time_zone", "UTC"))
 
+    @property
+    def priced(self) -> Mapping[Key, dict[str, Any]] | None:
+        return self._priced
+
+    @priced.setter
+    def priced(self, priced: Mapping[Key, dict[str, Any]] | None) -> None:
+        # whether decisions are recorded into it: judged once here, not per CDR (an ABC check)
+        self._priced = priced
+        self._records_priced = isinstance(priced, MutableMapping)
+
     def decide(self, data: Any, *, source: str | None = None, facts_override: dict[str, Any] | None = None) -> Decision:
         """One raw CDR (parsed JSON) to its Decision."""
         result = intake.accept(data, default_party=self.default_party)
@@ -58,7 +68,7 @@ class Pipeline:
             key=result.key,
             source=source,
             ocpi_version=result.version,
-            warnings=[p.to_dict() for p in result.warnings],
+            warnings=[p.to_dict() for p in result.warnings] if result.warnings else [],
         )
         if result.problems or result.cdr is None:
             decision.errors = [p.to_dict() for p in result.problems]
@@ -102,8 +112,8 @@ class Pipeline:
                                   "stream": match.stream}
             decision.stream = None
             return decision
-        if isinstance(self.priced, MutableMapping) and decision.key:
-            self.priced[decision.key] = decision.pricing
+        if self._records_priced and decision.key:
+            self._priced[decision.key] = decision.pricing  # type: ignore[index]
         mapping = self.bundle.mappings.get(match.stream)
         if mapping is not None:
             location = facts.get("location")

@@ -178,3 +178,28 @@ def test_missing_is_the_paths_sentinel():
     for cdr in ({}, {"a": None}, None, [], {"a": MISSING}):
         assert classifier.classify(cdr, {}).stream == "adhoc"
     assert classifier.classify({"a": 0}, {}).stream is None
+
+
+def test_pattern_answers_are_remembered_per_text_and_bounded():
+    from engine.classify import generate
+
+    rule = Rule("r", 1, Cmp("cdr.a", "matches", "(?i)^de"), "adhoc", None, "", "f.yaml", 1, 0)
+    classifier = Classifier([rule], Fallback("UNCLASSIFIED", "", "f.yaml", 9))
+
+    class Text(str):
+        def __eq__(self, other):
+            return True
+
+        __hash__ = str.__hash__
+
+    for _ in range(2):  # the second round answers from the memo
+        assert classifier.classify({"a": "DE-1"}, {}).stream == "adhoc"
+        assert classifier.classify({"a": "de-1"}, {}).stream == "adhoc"
+        assert classifier.classify({"a": "NL-1"}, {}).stream is None          # another text, another answer
+        assert classifier.classify({"a": Text("NL-1")}, {}).stream is None    # a subclass: searched itself
+        assert classifier.classify({"a": Text("DE-1")}, {}).stream == "adhoc"
+    (memo,) = [v for v in classifier._generated.__globals__.values() if isinstance(v, dict) and "DE-1" in v]
+    assert memo == {"DE-1": True, "de-1": True, "NL-1": False}
+    for i in range(generate._SEARCHES_LIMIT + 5):
+        classifier.classify({"a": f"x{i}"}, {})
+    assert len(memo) <= generate._SEARCHES_LIMIT
