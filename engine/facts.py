@@ -121,12 +121,13 @@ def lookup_facts(cdr: dict[str, Any], source: FactSource, *, own_parties: frozen
     issuer = token_issuer(cdr)
     party = f"{issuer[0]}*{issuer[1]}" if issuer else None
     token = cdr.get("cdr_token") or {}
+    own = party in own_parties if party else False
     facts: dict[str, Any] = {
         "token": {
             "issuer": party,
             "country_code": issuer[0] if issuer else None,
             "party_id": issuer[1] if issuer else None,
-            "own": party in own_parties if party else False,
+            "own": own,
         },
         "customer": None,
         "subscription": None,
@@ -137,12 +138,12 @@ def lookup_facts(cdr: dict[str, Any], source: FactSource, *, own_parties: frozen
     }
 
     uid = token.get("uid")
-    if facts["token"]["own"] and uid:
+    if own and uid:
         customer = source.customer_by_token(str(uid))
         if customer:
             facts["customer"] = dict(customer)
             facts["subscription"] = _picked_with_active(source.subscriptions_of(customer["id"]), day)
-    if party and not facts["token"]["own"]:
+    if party and not own:
         facts["msp"] = _picked_with_active(source.msp_contracts_of(party), day)
 
     if cdr.get("authorization_reference") or cdr.get("session_id"):

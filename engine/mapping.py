@@ -31,8 +31,11 @@ def _period(value: datetime, unit: str, tz: ZoneInfo) -> str:
     # strftime, and spells the same (on glibc %Y is not zero-padded either; CDR DateTimes are
     # years 1000-2999 by the schema anyway)
     if unit == "day":
-        return f"{local.year}-{local.month:02d}-{local.day:02d}"
-    return f"{local.year}-{local.month:02d}"
+        return f"{local.year}-{_TWO_DIGITS[local.month]}-{_TWO_DIGITS[local.day]}"
+    return f"{local.year}-{_TWO_DIGITS[local.month]}"
+
+
+_TWO_DIGITS = tuple(f"{n:02d}" for n in range(32))  # a month's or day's number as _period spells it
 
 
 def _as_text(value: Any) -> str:

@@ -221,3 +221,15 @@ def test_generated_concat_equals_the_tree_walk_for_odd_values():
                 assert repr(got) == repr(want), (x, cdr)
     for context in ({}, {"cdr": 3}, "not a context", None):
         assert repr(m.apply(context, BERLIN)) == repr(_build(m._tree, context, BERLIN))
+
+
+def test_periods_are_spelled_like_strftime_on_every_day_of_a_leap_year():
+    from datetime import timedelta
+
+    from engine.mapping import _period
+    start = datetime(2027, 12, 31, 23, 30, tzinfo=timezone.utc)
+    for days in range(368):
+        value = start + timedelta(days=days)
+        local = value.astimezone(BERLIN)
+        assert _period(value, "day", BERLIN) == local.strftime("%Y-%m-%d")
+        assert _period(value, "month", BERLIN) == local.strftime("%Y-%m")
