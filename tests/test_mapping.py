@@ -177,13 +177,17 @@ def test_generated_options_equal_the_tree_walk_for_odd_values():
            "  a.c: {path: cdr.x, default: {const: fb}}\n"
            "  a.r: {path: cdr.x, round: 2}\n"
            "  a.p: {path: cdr.x, period: day}\n"
+           "  a.m: {path: cdr.x, period: month}\n"
+           "  a.n: {path: cdr.x, period: month, default: {path: cdr.y}, round: 1}\n"
            "  a.q: {path: cdr.x, period: quarter, round: 0, default: {path: cdr.y}}\n"
            "  a.f: {path: cdr.x, period: month, format: '%Y'}\n"
            "  a.l: {path: cdr.l.0, round: 1, default: {path: cdr.y, period: year}}\n")
     data, _ = load_yaml(doc, "m.yaml")
     m = compile_mapping(data, "m.yaml")
     when = datetime(2026, 12, 31, 23, 30, tzinfo=timezone.utc)
-    odd = [None, 0, 1, True, False, Decimal("1.005"), Decimal("-2.5"), Decimal("NaN"), 1.25, "7.5", "", when, [], {}]
+    odd = [None, 0, 1, True, False, Decimal("1.005"), Decimal("-2.5"), Decimal("NaN"), 1.25, "7.5", "", when, [], {},
+           datetime(2026, 3, 29, 0, 59, tzinfo=timezone.utc), datetime(1000, 1, 1, tzinfo=timezone.utc),
+           datetime(2026, 10, 25, 1, 30, tzinfo=BERLIN, fold=1)]
     for x in odd:
         for y in (None, when, Decimal("3.14159"), "y"):
             for cdr in ({"x": x, "y": y, "l": [x]}, {"y": y}, {"x": x}, {}):
