@@ -41,7 +41,8 @@ from engine.pricing.result import (
     SUBTOTALS, TOTAL_OF, Adjustment, Amount, Component, Difference, PriceResult,
 )
 from engine.pricing.segments import (
-    ADDITIVE, ENERGY, PARKING_TIME, RESERVATION_TIME, TIME, Segment, as_utc, split_periods,
+    ADDITIVE, CHARGING, ENERGY, PARKING_TIME, RESERVATION_TIME, TIME, Segment, as_utc, split_periods,
+    uncut_periods,
 )
 from engine.pricing.step_size import StepInput, apply_step_sizes
 from engine.pricing.tariff import (
@@ -259,21 +260,26 @@ def try_price_cdr(cdr: dict[str, Any], tariff: dict[str, Any] | None = None, *, 
     problems.extend(choice.problems)
     problems.extend(_tariff_checks(cdr, parsed, path, start))
 
-    session = price_periods(cdr, parsed, choice.zone)
-    problems.extend(session.problems)
-    if not session.segments:
-        problems.append(Problem("NO_CHARGING_PERIODS", "the CDR has no usable charging periods",
-                                path="charging_periods"))
-        return None, problems
-
-    components = _components(session)
+    uncut = _price_uncut(cdr, parsed) if parsed.prices_by_kind else None
+    if uncut is not None:
+        components, volumes_of, found = uncut
+        problems.extend(found)
+    else:
+        session = price_periods(cdr, parsed, choice.zone)
+        problems.extend(session.problems)
+        if not session.segments:
+            problems.append(Problem("NO_CHARGING_PERIODS", "the CDR has no usable charging periods",
+                                    path="charging_periods"))
+            return None, problems
+        components = _components(session)
+        volumes_of = [s.volumes for s in session.segments]
     totals, vat, exact = _money(components)
     components = totals.pop("_components")  # with their VAT shares
     currency = str(cdr.get("currency") or parsed.currency or "") or None
     total = totals.pop("total_cost")
     clamped, adjustment, exact_clamped = _clamp(total, exact, parsed, problems)
 
-    volumes = _session_volumes(session.segments)
+    volumes = _session_volumes(volumes_of)
     difference = _difference(cdr, clamped, exact_clamped, tolerance, problems)
     result = PriceResult(
         currency=currency, tariff_id=parsed.id, time_zone=choice.name, time_zone_source=choice.source,
@@ -283,8 +289,9 @@ def try_price_cdr(cdr: dict[str, Any], tariff: dict[str, Any] | None = None, *, 
     return result, problems
 
 
-def _session_volumes(segments: tuple[Segment, ...]) -> dict[str, Decimal]:
-    """The session's volume per additive dimension; ENERGY and TIME always, the others when not 0.
+def _session_volumes(volumes_of: list[dict[str, Decimal]]) -> dict[str, Decimal]:
+    """The session's volume per additive dimension (from the volumes of each segment, in time
+    order); ENERGY and TIME always, the others when not 0.
 
     Summed from Decimal(0) in the caller's (default, 28-digit) context, one dimension after the
     other. A segment without the dimension is skipped rather than adding Decimal(0): a sum that
@@ -294,8 +301,8 @@ def _session_volumes(segments: tuple[Segment, ...]) -> dict[str, Decimal]:
     volumes: dict[str, Decimal] = {}
     for d in ADDITIVE:
         total = ZERO
-        for s in segments:
-            v = s.volumes.get(d)
+        for seg_volumes in volumes_of:
+            v = seg_volumes.get(d)
             if v is not None:
                 total = total + v
         total = total.quantize(_VOLUME_QUANTUM)
@@ -337,20 +344,85 @@ class _Line:
 
 
 def _components(session: PricedSession) -> list[_Line]:
+    """One line per price component used, its volume summed over the session's slices (in
+    the caller's context), the step_size extra added, in the order the components begin."""
     lines: dict[tuple, _Line] = {}
     stepped: list[StepInput] = []  # the slices step_size applies to, in time order
     for sl in session.slices:
-        key = sl.key
-        line = lines.get(key)
-        if line is None:
-            line = lines[key] = _Line(sl.dimension, sl.element, sl.component, sl.tariff_id, sl.segment.start)
-        line.volume += sl.volume
-        if sl.dimension not in _FLATS:
-            stepped.append(StepInput(key, sl.dimension, sl.volume, sl.component.step_size))
+        _add_slice(lines, stepped, sl.dimension, sl.volume, sl.element, sl.component, sl.tariff_id,
+                   sl.segment.start)
+    return _stepped_in_order(lines, stepped)
+
+
+def _add_slice(lines: dict[tuple, _Line], stepped: list[StepInput], dimension: str, volume: Decimal,
+               element: TariffElement, component: PriceComponent, tariff_id: str | None, start: datetime) -> None:
+    """A priced slice (as ``PricedSlice`` holds it) into its line and, unless flat, the step inputs."""
+    key = (dimension, tariff_id, element.index, component.index)  # (== PricedSlice.key)
+    line = lines.get(key)
+    if line is None:
+        line = lines[key] = _Line(dimension, element, component, tariff_id, start)
+    line.volume += volume
+    if dimension not in _FLATS:
+        stepped.append(StepInput(key, dimension, volume, component.step_size))
+
+
+def _stepped_in_order(lines: dict[tuple, _Line], stepped: list[StepInput]) -> list[_Line]:
+    """The lines with their step_size extras, ordered by when they begin (then by dimension)."""
     for step in apply_step_sizes(stepped):
         lines[step.key].extra += step.extra
     ordered = sorted(lines.values(), key=lambda ln: (ln.period_start, _DIMENSION_ORDER[ln.dimension]))
     return ordered
+
+
+def _price_uncut(cdr: dict[str, Any], tariff: Tariff
+                 ) -> tuple[list[_Line], list[dict[str, Decimal]], list[Problem]] | None:
+    """``_components(price_periods(...))`` for a tariff that ``prices_by_kind``, without segments,
+    moments or slices: (lines, volumes of each segment, problems), or None to leave the CDR to
+    the general path (``uncut_periods`` says when).
+
+    Why the lines are exactly the general path's: with no boundary every period is one
+    segment, with the volumes ``uncut_periods`` gives; the reservation kind, the segments that
+    take the RESERVATION_FLAT and the FLAT, and the element of every dimension are chosen by
+    the same rules as ``price_periods`` (the element by ``select_for_kind``, which is all
+    ``_select`` asks when no answer needs a moment); the slices reach ``_add_slice`` in the same
+    order with the same values, so the sums, the step_size extras and the order are the same.
+    Volumes no element prices are only summed and rounded as ``price_periods`` does (that can
+    raise); the lines do not use them.
+    """
+    uncut = uncut_periods(cdr)
+    if uncut is None:
+        return None
+    periods, volumes_of, problems = uncut
+    reserved = [v.get(RESERVATION_TIME, ZERO) != 0 for v in volumes_of]  # Segment.is_reservation
+    charging = [any(v.get(d, ZERO) != 0 for d in CHARGING) for v in volumes_of]  # Segment.has_charging
+    has_reservation = any(reserved)
+    expired = has_reservation and not any(charging)
+    res_kind = RESERVATION_EXPIRES if expired else (RESERVATION if has_reservation else None)
+    first_reservation = reserved.index(True) if has_reservation else None
+    first_charging = None if expired else next((i for i in range(len(periods)) if not reserved[i] or charging[i]), 0)
+    slices: list[tuple[str, Decimal, tuple[TariffElement, PriceComponent], datetime]] = []
+    unpriced: dict[str, Decimal] = {}
+    select = tariff.select_for_kind
+    for i, (period, volumes) in enumerate(zip(periods, volumes_of)):
+        for flat, kind, first in ((RESERVATION_FLAT, res_kind, first_reservation), (FLAT, None, first_charging)):
+            if i == first and (hit := select(FLAT, kind)) is not None:
+                slices.append((flat, Decimal(1), hit, period.start))
+        for dim, priced_as, is_reservation in _PRICED:
+            volume = volumes.get(dim)
+            if volume is None or volume == 0:
+                continue
+            hit = select(priced_as, res_kind if is_reservation else None)
+            if hit is None:
+                unpriced[dim] = unpriced.get(dim, ZERO) + volume
+            else:
+                slices.append((dim, volume, hit, period.start))
+    for volume in unpriced.values():  # (unused, but price_periods' rounding of it can raise)
+        volume.quantize(_VOLUME_QUANTUM)
+    lines: dict[tuple, _Line] = {}
+    stepped: list[StepInput] = []
+    for dim, volume, (element, pc), start in slices:
+        _add_slice(lines, stepped, dim, volume, element, pc, tariff.id, start)
+    return _stepped_in_order(lines, stepped), volumes_of, problems
 
 
 def _money(lines: list[_Line]) -> tuple[dict[str, Any], list, Amount]:

@@ -307,14 +307,7 @@ def split_periods(cdr: dict[str, Any], zone: ZoneInfo, boundaries: Boundaries = 
     cdr_start = as_utc(cdr.get("start_date_time"), "start_date_time")
     cdr_end = as_utc(cdr.get("end_date_time"), "end_date_time")
     session_start = _session_start(cdr_start, periods)
-    if periods[0].start < cdr_start:
-        problems.append(Problem("PERIOD_OUTSIDE_SESSION",
-                                "the first charging period starts before the CDR's start_date_time",
-                                path="charging_periods[0].start_date_time", severity="warning"))
-    if periods[-1].start > cdr_end:
-        problems.append(Problem("PERIOD_OUTSIDE_SESSION",
-                                "the last charging period starts after the CDR's end_date_time",
-                                path=join_path("charging_periods", periods[-1].index), severity="warning"))
+    _outside_session(periods, cdr_start, cdr_end, problems)
 
     segments: list[Segment] = []
     energy_so_far = ZERO
@@ -333,6 +326,66 @@ def split_periods(cdr: dict[str, Any], zone: ZoneInfo, boundaries: Boundaries = 
             local_start = segments[-1].local_end  # (== the next period's start, in local time)
             energy_so_far += period.dims.get(ENERGY, ZERO)
     return segments, problems
+
+
+def _outside_session(periods: list[_Period], cdr_start: datetime, cdr_end: datetime,
+                     problems: list[Problem]) -> None:
+    """Warn when the (sorted) periods begin before the CDR's start or end after its end."""
+    if periods[0].start < cdr_start:
+        problems.append(Problem("PERIOD_OUTSIDE_SESSION",
+                                "the first charging period starts before the CDR's start_date_time",
+                                path="charging_periods[0].start_date_time", severity="warning"))
+    if periods[-1].start > cdr_end:
+        problems.append(Problem("PERIOD_OUTSIDE_SESSION",
+                                "the last charging period starts after the CDR's end_date_time",
+                                path=join_path("charging_periods", periods[-1].index), severity="warning"))
+
+
+# The instants whose local time any zone can represent (UTC offsets are under a day): inside
+# them ``astimezone`` cannot overflow.
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def uncut_periods(cdr: dict[str, Any]) -> tuple[list[_Period], list[dict[str, Decimal]], list[Problem]] | None:
+    """The CDR's periods and the volumes of ``split_periods``' segments when nothing cuts them
+    (no boundaries: one segment per period, in the same order), without making the segments.
+
+    Why it is exactly ``split_periods(cdr, zone, Boundaries())``: the same ``_read_periods`` and
+    checks give the same periods and problems; each volume is the same expression in the same
+    prec-50 context (ENERGY: energy so far plus the period's, minus energy so far, which can
+    change the exponent; the time dimensions: the period's value minus 0, the last and only
+    slice's remainder); ``_electrical`` is still called because its average power can overflow
+    and that exception is part of the answer. What it leaves out cannot change a volume or
+    raise: the local times (None is returned, for the general path to decide, when an instant
+    is so near the ends of the calendar that converting it could overflow), the seconds since
+    the session start, the Segment objects. None too when the CDR has no usable period.
+    """
+    problems: list[Problem] = []
+    periods = _read_periods(cdr, problems)
+    if not periods:
+        return None
+    cdr_start = as_utc(cdr.get("start_date_time"), "start_date_time")
+    cdr_end = as_utc(cdr.get("end_date_time"), "end_date_time")
+    if not (_EARLIEST <= periods[0].start and max(cdr_end, periods[-1].start) <= _LATEST):
+        return None
+    _outside_session(periods, cdr_start, cdr_end, problems)
+    volumes_of: list[dict[str, Decimal]] = []
+    energy_so_far = ZERO
+    with localcontext() as ctx:
+        ctx.prec = _PREC
+        for period in periods:
+            dims = period.dims
+            _electrical(dims)
+            volumes: dict[str, Decimal] = {}
+            if ENERGY in dims:
+                volumes[ENERGY] = (energy_so_far + dims[ENERGY]) - energy_so_far
+            for d in _SHARED:
+                if d in dims:
+                    volumes[d] = dims[d] - ZERO
+            volumes_of.append(volumes)
+            energy_so_far += dims.get(ENERGY, ZERO)
+    return periods, volumes_of, problems
 
 
 def _cuts(period: _Period, end: datetime, zone: ZoneInfo, b: Boundaries, session_start: datetime,

@@ -183,6 +183,21 @@ class Tariff:
                 (e, pc) for e in self.candidates(reservation) if (pc := e.component(dimension)) is not None)
         return offers
 
+    @property
+    def prices_by_kind(self) -> bool:
+        """Whether every segment of a session is priced by its kind alone: no boundary to cut a
+        period at, no dimension whose element depends on the moment (``select_for_kind``), no
+        current/power restriction to warn about. Then pricing needs no segments and no moments
+        (``price._price_uncut``)."""
+        return self._memo("_by_kind", self._prices_by_kind)
+
+    def _prices_by_kind(self) -> bool:
+        b = self.boundaries()
+        if b.times_of_day or b.kwh or b.seconds or self.restricts_electrically:
+            return False
+        return all(self.select_for_kind(dimension, kind) is not MOMENT_NEEDED
+                   for kind in (None, RESERVATION, RESERVATION_EXPIRES) for dimension in TARIFF_DIMENSIONS)
+
     def uses(self, predicate) -> bool:
         return any(predicate(e.restrictions) for e in self.elements)
 
