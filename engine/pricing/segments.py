@@ -201,10 +201,8 @@ def _electrical(dims: dict[str, Decimal]) -> dict[str, Decimal | None]:
     parking or reservation) draws 0 A / 0 kW. Called inside ``split_periods``' context (_PREC).
     """
     current = dims.get("CURRENT")
-    power = dims.get("POWER")
+    power = _average_power(dims)
     idle = dims.get(TIME, ZERO) == 0 and dims.get(ENERGY, ZERO) == 0
-    if power is None and dims.get(TIME, ZERO) > 0 and ENERGY in dims:
-        power = dims[ENERGY] / dims[TIME]  # average power while charging
     if idle:
         current = ZERO if current is None else current
         power = ZERO if power is None else power
@@ -214,6 +212,15 @@ def _electrical(dims: dict[str, Decimal]) -> dict[str, Decimal | None]:
         "min_power": dims.get("MIN_POWER", power),
         "max_power": dims.get("MAX_POWER", power),
     }
+
+
+def _average_power(dims: dict[str, Decimal]) -> Decimal | None:
+    """POWER as given, else ENERGY/TIME while charging (the one step of ``_electrical`` that
+    can raise: the quotient can overflow), else None."""
+    power = dims.get("POWER")
+    if power is None and dims.get(TIME, ZERO) > 0 and ENERGY in dims:
+        power = dims[ENERGY] / dims[TIME]  # average power while charging
+    return power
 
 
 def offset_changes(zone: ZoneInfo, start: datetime, end: datetime) -> list[datetime]:
@@ -355,8 +362,8 @@ def uncut_periods(cdr: dict[str, Any]) -> tuple[list[_Period], list[dict[str, De
     checks give the same periods and problems; each volume is the same expression in the same
     prec-50 context (ENERGY: energy so far plus the period's, minus energy so far, which can
     change the exponent; the time dimensions: the period's value minus 0, the last and only
-    slice's remainder); ``_electrical`` is still called because its average power can overflow
-    and that exception is part of the answer. What it leaves out cannot change a volume or
+    slice's remainder); the average power of ``_electrical`` is still worked out because it
+    can overflow and that exception is part of the answer. What it leaves out cannot change a volume or
     raise: the local times (None is returned, for the general path to decide, when an instant
     is so near the ends of the calendar that converting it could overflow), the seconds since
     the session start, the Segment objects. None too when the CDR has no usable period.
@@ -376,7 +383,7 @@ def uncut_periods(cdr: dict[str, Any]) -> tuple[list[_Period], list[dict[str, De
         ctx.prec = _PREC
         for period in periods:
             dims = period.dims
-            _electrical(dims)
+            _average_power(dims)  # (the period's current and power are not needed; the quotient can raise)
             volumes: dict[str, Decimal] = {}
             if ENERGY in dims:
                 volumes[ENERGY] = (energy_so_far + dims[ENERGY]) - energy_so_far
