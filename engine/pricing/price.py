@@ -134,6 +134,21 @@ def price_periods(cdr: dict[str, Any], tariff: Tariff, zone: ZoneInfo,
 
     ``boundaries`` adds cut points of the caller's own (they are merged with the tariff's).
     """
+    segments, slices, unpriced, res_kind, problems = _price_segments(cdr, tariff, zone, boundaries)
+    return PricedSession(tuple(segments), tuple(PricedSlice(seg, dim, volume, element, pc, tariff.id)
+                                                for dim, volume, (element, pc), seg in slices),
+                         unpriced, res_kind, tuple(problems))
+
+
+# A priced slice as pricing passes it on: (dimension, volume, (element, component), where), where
+# ``where`` is the Segment (or the uncut _Period) whose ``start`` the slice begins at.
+_Slice = tuple[str, Decimal, tuple[TariffElement, PriceComponent], Any]
+
+
+def _price_segments(cdr: dict[str, Any], tariff: Tariff, zone: ZoneInfo, boundaries: Boundaries | None
+                    ) -> tuple[list[Segment], list[_Slice], dict[str, Decimal], str | None, list[Problem]]:
+    """``price_periods``' work with the slices as plain tuples: (segments, slices, unpriced
+    volumes, reservation kind, problems); ``try_price_cdr`` needs no PricedSlice objects."""
     problems: list[Problem] = []
     b = tariff.boundaries() if boundaries is None else tariff.boundaries() | boundaries
     segments, sp = split_periods(cdr, zone, b)
@@ -143,7 +158,7 @@ def price_periods(cdr: dict[str, Any], tariff: Tariff, zone: ZoneInfo,
     expired = has_reservation and not has_charging
     res_kind = RESERVATION_EXPIRES if expired else (RESERVATION if has_reservation else None)
 
-    slices: list[PricedSlice] = []
+    slices: list[_Slice] = []
     unpriced: dict[str, Decimal] = {}
     missing_reported: set[str] = set()
     first_reservation = next((s for s in segments if s.is_reservation), None)
@@ -170,10 +185,9 @@ def price_periods(cdr: dict[str, Any], tariff: Tariff, zone: ZoneInfo,
             if hit is None:
                 unpriced[dim] = unpriced.get(dim, ZERO) + volume
                 continue
-            element, pc = hit
-            slices.append(PricedSlice(seg, dim, volume, element, pc, tariff.id))
+            slices.append((dim, volume, hit, seg))
     unpriced = {d: v.quantize(_VOLUME_QUANTUM) for d, v in unpriced.items()}
-    return PricedSession(tuple(segments), tuple(slices), unpriced, res_kind, tuple(problems))
+    return segments, slices, unpriced, res_kind, problems
 
 
 def _select(tariff: Tariff, dimension: str, seg: Segment, kind: str | None,
@@ -189,13 +203,12 @@ def _select(tariff: Tariff, dimension: str, seg: Segment, kind: str | None,
     return hit  # type: ignore[return-value]
 
 
-def _flat(tariff: Tariff, seg: Segment, kind: str | None, dimension: str, slices: list[PricedSlice]) -> None:
+def _flat(tariff: Tariff, seg: Segment, kind: str | None, dimension: str, slices: list[_Slice]) -> None:
     """FLAT: once, from the first element whose restrictions hold at the (reservation's or
     charging session's) start; the moment is that of its first segment."""
     hit = _select(tariff, FLAT, seg, kind, {})
     if hit is not None:
-        element, pc = hit
-        slices.append(PricedSlice(seg, dimension, Decimal(1), element, pc, tariff.id))
+        slices.append((dimension, Decimal(1), hit, seg))
 
 
 def _note_missing_data(tariff: Tariff, seg: Segment, dimension: str, kind: str | None, reported: set[str],
@@ -265,14 +278,14 @@ def try_price_cdr(cdr: dict[str, Any], tariff: dict[str, Any] | None = None, *, 
         components, volumes_of, found = uncut
         problems.extend(found)
     else:
-        session = price_periods(cdr, parsed, choice.zone)
-        problems.extend(session.problems)
-        if not session.segments:
+        segments, slices, _, _, found = _price_segments(cdr, parsed, choice.zone, None)
+        problems.extend(found)
+        if not segments:
             problems.append(Problem("NO_CHARGING_PERIODS", "the CDR has no usable charging periods",
                                     path="charging_periods"))
             return None, problems
-        components = _components(session)
-        volumes_of = [s.volumes for s in session.segments]
+        components = _lines_of(slices, parsed.id)
+        volumes_of = [s.volumes for s in segments]
     totals, vat, exact = _money(components)
     components = totals.pop("_components")  # with their VAT shares
     currency = str(cdr.get("currency") or parsed.currency or "") or None
@@ -343,14 +356,13 @@ class _Line:
     extra: Decimal = ZERO
 
 
-def _components(session: PricedSession) -> list[_Line]:
+def _lines_of(slices: list[_Slice], tariff_id: str | None) -> list[_Line]:
     """One line per price component used, its volume summed over the session's slices (in
     the caller's context), the step_size extra added, in the order the components begin."""
     lines: dict[tuple, _Line] = {}
     stepped: list[StepInput] = []  # the slices step_size applies to, in time order
-    for sl in session.slices:
-        _add_slice(lines, stepped, sl.dimension, sl.volume, sl.element, sl.component, sl.tariff_id,
-                   sl.segment.start)
+    for dim, volume, (element, pc), where in slices:
+        _add_slice(lines, stepped, dim, volume, element, pc, tariff_id, where.start)
     return _stepped_in_order(lines, stepped)
 
 
@@ -376,18 +388,19 @@ def _stepped_in_order(lines: dict[tuple, _Line], stepped: list[StepInput]) -> li
 
 def _price_uncut(cdr: dict[str, Any], tariff: Tariff
                  ) -> tuple[list[_Line], list[dict[str, Decimal]], list[Problem]] | None:
-    """``_components(price_periods(...))`` for a tariff that ``prices_by_kind``, without segments,
-    moments or slices: (lines, volumes of each segment, problems), or None to leave the CDR to
-    the general path (``uncut_periods`` says when).
+    """``_lines_of`` the slices of ``_price_segments`` for a tariff that ``prices_by_kind``,
+    without segments or moments: (lines, volumes of each segment, problems), or None to leave
+    the CDR to the general path (``uncut_periods`` says when).
 
     Why the lines are exactly the general path's: with no boundary every period is one
     segment, with the volumes ``uncut_periods`` gives; the reservation kind, the segments that
     take the RESERVATION_FLAT and the FLAT, and the element of every dimension are chosen by
-    the same rules as ``price_periods`` (the element by ``select_for_kind``, which is all
-    ``_select`` asks when no answer needs a moment); the slices reach ``_add_slice`` in the same
-    order with the same values, so the sums, the step_size extras and the order are the same.
-    Volumes no element prices are only summed and rounded as ``price_periods`` does (that can
-    raise); the lines do not use them.
+    the same rules as ``_price_segments`` (the element by ``select_for_kind``, which is all
+    ``_select`` asks when no answer needs a moment); the slices reach ``_lines_of`` in the same
+    order with the same values (the period in place of its one segment: the same ``start``),
+    so the sums, the step_size extras and the order are the same. Volumes no element prices
+    are only summed and rounded as ``_price_segments`` does (that can raise); the lines do not
+    use them.
     """
     uncut = uncut_periods(cdr)
     if uncut is None:
@@ -400,13 +413,13 @@ def _price_uncut(cdr: dict[str, Any], tariff: Tariff
     res_kind = RESERVATION_EXPIRES if expired else (RESERVATION if has_reservation else None)
     first_reservation = reserved.index(True) if has_reservation else None
     first_charging = None if expired else next((i for i in range(len(periods)) if not reserved[i] or charging[i]), 0)
-    slices: list[tuple[str, Decimal, tuple[TariffElement, PriceComponent], datetime]] = []
+    slices: list[_Slice] = []
     unpriced: dict[str, Decimal] = {}
     select = tariff.select_for_kind
     for i, (period, volumes) in enumerate(zip(periods, volumes_of)):
         for flat, kind, first in ((RESERVATION_FLAT, res_kind, first_reservation), (FLAT, None, first_charging)):
             if i == first and (hit := select(FLAT, kind)) is not None:
-                slices.append((flat, Decimal(1), hit, period.start))
+                slices.append((flat, Decimal(1), hit, period))
         for dim, priced_as, is_reservation in _PRICED:
             volume = volumes.get(dim)
             if volume is None or volume == 0:
@@ -415,14 +428,10 @@ def _price_uncut(cdr: dict[str, Any], tariff: Tariff
             if hit is None:
                 unpriced[dim] = unpriced.get(dim, ZERO) + volume
             else:
-                slices.append((dim, volume, hit, period.start))
+                slices.append((dim, volume, hit, period))
     for volume in unpriced.values():  # (unused, but price_periods' rounding of it can raise)
         volume.quantize(_VOLUME_QUANTUM)
-    lines: dict[tuple, _Line] = {}
-    stepped: list[StepInput] = []
-    for dim, volume, (element, pc), start in slices:
-        _add_slice(lines, stepped, dim, volume, element, pc, tariff.id, start)
-    return _stepped_in_order(lines, stepped), volumes_of, problems
+    return _lines_of(slices, tariff.id), volumes_of, problems
 
 
 def _money(lines: list[_Line]) -> tuple[dict[str, Any], list, Amount]:
