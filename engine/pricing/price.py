@@ -449,12 +449,10 @@ def _money(lines: list[_Line]) -> tuple[dict[str, Any], list, Amount]:
         nets = [(net, ln.component.vat) for ln, _, _, net, _, _ in priced]
         vat = vat_lines(nets)
         shares = allocate(nets, vat)
-        components = [
-            Component(dimension=ln.dimension, volume=volume, billed_volume=billed, unit_price=ln.component.price,
-                      step_size=ln.component.step_size, excl_vat=net, incl_vat=net + share,
-                      vat_rate=ln.component.vat, element_index=ln.element.index, tariff_id=ln.tariff_id,
-                      period_start=ln.period_start, exact_excl_vat=exact_excl, exact_incl_vat=exact_incl,
-                      component_index=ln.component.index)
+        components = [  # (positional, in field order: cheaper than keywords)
+            Component(ln.dimension, volume, billed, ln.component.price, ln.component.step_size, net, net + share,
+                      ln.component.vat, ln.element.index, ln.tariff_id, ln.period_start, exact_excl, exact_incl,
+                      ln.component.index)
             for (ln, volume, billed, net, exact_excl, exact_incl), share in zip(priced, shares)
         ]
         excl = sum([c.excl_vat for c in components], _CENTS)

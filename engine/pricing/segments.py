@@ -75,9 +75,8 @@ class Segment:
         return any(self.volume(d) != 0 for d in CHARGING)
 
     def moment(self, reservation: str | None = None) -> Moment:
-        return Moment(local=self.local_start, energy_kwh=self.energy_before, seconds=self.seconds_from_start,
-                      min_current=self.min_current, max_current=self.max_current,
-                      min_power=self.min_power, max_power=self.max_power, reservation=reservation)
+        return Moment(self.local_start, self.energy_before, self.seconds_from_start,  # (positional: cheaper)
+                      self.min_current, self.max_current, self.min_power, self.max_power, reservation)
 
 
 class _Period(NamedTuple):
@@ -193,8 +192,8 @@ _MERGE = {kind: _merge_of(kind) for kind in (
     *ADDITIVE, "CURRENT", "MAX_CURRENT", "MIN_CURRENT", "MAX_POWER", "MIN_POWER", "POWER", "STATE_OF_CHARGE")}
 
 
-def _electrical(dims: dict[str, Decimal]) -> dict[str, Decimal | None]:
-    """Current and power for the current/power restrictions of a period.
+def _electrical(dims: dict[str, Decimal]) -> tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None]:
+    """(min_current, max_current, min_power, max_power) for the current/power restrictions of a period.
 
     Given MIN_/MAX_ values first, then the (session-only) averages CURRENT/POWER; failing those,
     power is ENERGY/TIME of the period, and a period without charging (no ENERGY, no TIME: only
@@ -206,12 +205,8 @@ def _electrical(dims: dict[str, Decimal]) -> dict[str, Decimal | None]:
     if idle:
         current = ZERO if current is None else current
         power = ZERO if power is None else power
-    return {
-        "min_current": dims.get("MIN_CURRENT", current),
-        "max_current": dims.get("MAX_CURRENT", current),
-        "min_power": dims.get("MIN_POWER", power),
-        "max_power": dims.get("MAX_POWER", power),
-    }
+    return (dims.get("MIN_CURRENT", current), dims.get("MAX_CURRENT", current),  # Segment's min/max current,
+            dims.get("MIN_POWER", power), dims.get("MAX_POWER", power))          # min/max power
 
 
 def _average_power(dims: dict[str, Decimal]) -> Decimal | None:
@@ -430,7 +425,7 @@ def _cuts(period: _Period, end: datetime, zone: ZoneInfo, b: Boundaries, session
 
 
 def _segments(period: _Period, end: datetime, cuts: list[_Cut], zone: ZoneInfo, session_start: datetime,
-              energy_before: Decimal, elec: dict[str, Decimal | None], first_index: int,
+              energy_before: Decimal, elec: tuple[Decimal | None, ...], first_index: int,
               local_start: datetime) -> list[Segment]:
     """The period cut at ``cuts``; ``local_start`` is its start in local time (each instant is
     converted once: a segment's end is the next one's start)."""
@@ -458,9 +453,8 @@ def _segments(period: _Period, end: datetime, cuts: list[_Cut], zone: ZoneInfo, 
             volumes[d] = v
         seconds = a_seconds if a_seconds is not None else seconds_between(session_start, a_instant)
         local_end = b_instant.astimezone(zone)
-        out.append(Segment(
-            index=first_index + j, period_index=period.index, start=a_instant, end=b_instant,
-            local_start=local_start, local_end=local_end, tariff_id=period.tariff_id, volumes=volumes,
-            energy_before=a_energy, seconds_from_start=seconds, fraction=share, **elec))
+        out.append(Segment(  # (positional, in field order: cheaper than keywords)
+            first_index + j, period.index, a_instant, b_instant, local_start, local_end, period.tariff_id,
+            volumes, a_energy, seconds, *elec, share))
         local_start = local_end
     return out
