@@ -49,7 +49,7 @@ from engine.pricing.tariff import (
     FLAT, MOMENT_NEEDED, Boundaries, PriceComponent, Tariff, TariffElement, parse_tariff_cached,
 )
 from engine.pricing.timezone import resolve_zone
-from engine.pricing.vat import allocate, vat_lines
+from engine.pricing.vat import vat_and_shares
 
 ZERO = Decimal(0)
 _CENTS = Decimal("0.00")  # where money sums start (the exponent of an empty sum)
@@ -447,8 +447,7 @@ def _money(lines: list[_Line]) -> tuple[dict[str, Any], list, Amount]:
             exact_incl = exact_excl * (1 + rate / HUNDRED) if rate is not None else exact_excl
             priced.append((ln, volume, billed, line_net(billed, price), exact_excl, exact_incl))
         nets = [(net, ln.component.vat) for ln, _, _, net, _, _ in priced]
-        vat = vat_lines(nets)
-        shares = allocate(nets, vat)
+        vat, shares = vat_and_shares(nets)
         components = [  # (positional, in field order: cheaper than keywords)
             Component(ln.dimension, volume, billed, ln.component.price, ln.component.step_size, net, net + share,
                       ln.component.vat, ln.element.index, ln.tariff_id, ln.period_start, exact_excl, exact_incl,

@@ -26,6 +26,32 @@ def vat_lines(nets: Sequence[tuple[Decimal, Decimal | None]]) -> list[VatLine]:
             for rate, total in sums.items()]
 
 
+def vat_and_shares(nets: Sequence[tuple[Decimal, Decimal | None]]) -> tuple[list[VatLine], list[Decimal]]:
+    """``vat_lines(nets)`` and ``allocate(nets, those lines)``, for a caller in a prec-50
+    context (``price._money``); one rate for every pair (the usual case) goes the short way.
+
+    Why the short way is exact: ``vat_lines`` would sum the nets from ZERO in pair order in the
+    caller's context and key the one line by the first rate seen (rates equal as numbers share
+    a line); here the same additions and the same VatLine. ``allocate`` would start every
+    share at "0.00" and, for a rate that is not None, let ``_share_rate`` overwrite them in a
+    copy of the caller's context, which at prec 50 is the same arithmetic as the caller's own.
+    """
+    if nets:
+        rate = nets[0][1]
+        if all(r == rate for _, r in nets):
+            total = ZERO
+            for net, _ in nets:
+                total = total + net
+            shares = [Decimal("0.00")] * len(nets)
+            if rate is None:
+                return [VatLine(None, round_amount(total), Decimal("0.00"))], shares
+            line = VatLine(rate, round_amount(total), vat_amount(total, rate))
+            _share_rate(nets, line, shares)
+            return [line], shares
+    lines = vat_lines(nets)
+    return lines, allocate(nets, lines)
+
+
 def allocate(nets: Sequence[tuple[Decimal, Decimal | None]], lines: Sequence[VatLine]) -> list[Decimal]:
     """The VAT share of each (net, rate) pair; shares of one rate sum to that rate's VAT."""
     shares = [Decimal("0.00")] * len(nets)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal as D
+from decimal import Decimal as D, localcontext
 
-from engine.pricing.vat import allocate, vat_lines
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.pricing.vat import allocate, vat_and_shares, vat_lines
 
 
 def test_vat_lines_per_rate_in_first_seen_order():
@@ -44,3 +47,21 @@ def test_more_missing_cents_than_lines_go_to_the_smallest_remainder():
     from engine.pricing.result import VatLine
     nets = [(D("0.10"), D(19)), (D("0.04"), D(19))]  # remainders 0.009 and 0.0076
     assert allocate(nets, [VatLine(D(19), D("0.14"), D("0.05"))]) == [D("0.02"), D("0.03")]
+
+
+# vat_and_shares (one rate: the short way) against vat_lines + allocate, in _money's prec-50 context
+_RATES = st.sampled_from([None, D(0), D(19), D("19.0"), D("19.00"), D("7.7"), D(20), D("5.5"), D(-10), D("1E+1")])
+_NETS = st.one_of(st.integers(-100000, 100000).map(lambda n: D(n) / 100),
+                  st.sampled_from([D(0), D("0.00"), D("-0.00"), D("1E+2"), D("1E+30"), D("123456789012345678901234567.89"),
+                                   D("0.005"), D("1.2345")]))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.tuples(_NETS, _RATES), max_size=5), st.booleans())
+def test_vat_and_shares_is_vat_lines_and_allocate(pairs, one_rate):
+    nets = [(net, pairs[0][1]) for net, _ in pairs] if one_rate and pairs else pairs
+    with localcontext() as ctx:
+        ctx.prec = 50
+        lines, shares = vat_and_shares(nets)
+        general = vat_lines(nets)
+        assert repr((lines, shares)) == repr((general, allocate(nets, general)))
