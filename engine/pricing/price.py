@@ -294,11 +294,9 @@ def try_price_cdr(cdr: dict[str, Any], tariff: dict[str, Any] | None = None, *, 
 
     volumes = _session_volumes(volumes_of)
     difference = _difference(cdr, clamped, exact_clamped, tolerance, problems)
-    result = PriceResult(
-        currency=currency, tariff_id=parsed.id, time_zone=choice.name, time_zone_source=choice.source,
-        total_cost=clamped, components=tuple(components), vat=tuple(vat), adjustment=adjustment,
-        exact_total_cost=exact_clamped, volumes=volumes, warnings=tuple(problems), difference=difference,
-        **totals)
+    result = PriceResult(  # (positional, in field order: SUBTOTALS are the sub-total fields, in order)
+        currency, parsed.id, choice.name, choice.source, clamped, *[totals[name] for name in SUBTOTALS],
+        tuple(components), tuple(vat), adjustment, exact_clamped, volumes, tuple(problems), difference)
     return result, problems
 
 
@@ -472,6 +470,13 @@ def _money(lines: list[_Line]) -> tuple[dict[str, Any], list, Amount]:
 
 def _clamp(total: Amount, exact: Amount, tariff: Tariff, problems: list[Problem]
            ) -> tuple[Amount, Adjustment | None, Amount]:
+    """(total, adjustment, exact total) after the tariff's min_price/max_price.
+
+    A tariff without either gives back ``total`` and ``exact`` as they are: the general steps
+    would leave every amount unchanged and round ``total``'s again, and rounding an amount
+    ``_money`` already rounded (2 dp, at most 34 digits) gives the same digits and exponent."""
+    if tariff.min_price is None and tariff.max_price is None:
+        return total, None, exact
     kinds: list[str] = []
 
     def clamp(excl: Decimal, incl: Decimal, note: bool) -> tuple[Decimal, Decimal]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pricing_helpers import amounts, by_dimension, load, local, make_cdr, minutes, spec_tariff
 
 from engine.pricing import PricingError, price_cdr, price_periods, parse_tariff, try_price_cdr
@@ -211,3 +213,21 @@ def test_inputs_are_not_modified():
     before = copy.deepcopy(cdr)
     price_cdr(cdr)
     assert cdr == before
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(st.decimals(allow_nan=False, allow_infinity=False, places=4, min_value=-10**6,
+                                      max_value=10**6),
+                          st.sampled_from([D("-0"), D("0E+3"), D("1E+20"), D("-123456789012345678901234567890.125")])),
+                min_size=4, max_size=4))
+def test_a_tariff_without_limits_returns_the_totals_as_the_general_clamp_would(values):
+    """_clamp's short way: the general steps would round the (already rounded) total again."""
+    from engine.money import round_amount
+    from engine.pricing.price import _clamp
+    from engine.pricing.result import Amount
+    total = Amount(round_amount(values[0]), round_amount(values[1]))
+    exact = Amount(values[2], values[3])
+    problems = []
+    clamped, adjustment, exact_clamped = _clamp(total, exact, parse_tariff(simple())[0], problems)
+    general = Amount(round_amount(total.excl_vat), round_amount(total.incl_vat))
+    assert repr((clamped, adjustment, exact_clamped, problems)) == repr((general, None, exact, []))
