@@ -40,9 +40,15 @@ PRODUCT_OF = {
 }
 
 
+def _as_dict(cdr: Mapping[str, Any]) -> dict[str, Any]:
+    """The CDR as the dict the tariff engine wants; a dict as it is (the engine only reads it,
+    tests/pricing test_inputs_are_not_modified), another mapping copied."""
+    return cdr if type(cdr) is dict else dict(cdr)
+
+
 def find_tariff(cdr: Mapping[str, Any], bundle: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """(tariff dict, source) — embedded in the CDR first, else by charging_periods[].tariff_id."""
-    embedded, path = select_tariff(dict(cdr))
+    embedded, path = select_tariff(_as_dict(cdr))
     if embedded is not None:
         return embedded, {"kind": "cdr", "id": embedded.get("id"), "version": None, "path": path}
     book = tariffs_of(bundle)
@@ -135,7 +141,7 @@ def price_adhoc(cdr: Mapping[str, Any], facts: Mapping[str, Any], bundle: Any, *
         return failed(STREAM, [p for p in problems if p.is_error], cdr_id=cdr_id,
                       warnings=[p for p in problems if not p.is_error], source=source)
     location_tz = (facts.get("location") or {}).get("time_zone")
-    result, found = try_price_cdr(dict(cdr), tariff, location_tz=location_tz, tolerance=TOLERANCE)
+    result, found = try_price_cdr(_as_dict(cdr), tariff, location_tz=location_tz, tolerance=TOLERANCE)
     problems += found
     if result is None:
         return failed(STREAM, [p for p in problems if p.is_error], cdr_id=cdr_id,
