@@ -21,9 +21,7 @@ OCPI carries hours with 4 decimals (0.36 s resolution), so 97 minutes arrive as 
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Context, Decimal
-from typing import Hashable, Iterable
-
-from engine.frozen import frozen
+from typing import Hashable, Iterable, NamedTuple
 
 UNIT_FACTOR = {"ENERGY": Decimal(1000), "TIME": Decimal(3600), "PARKING_TIME": Decimal(3600),
                "RESERVATION_TIME": Decimal(3600)}
@@ -37,9 +35,11 @@ _GROUP_OF = {dimension: g for g, group in enumerate(GROUPS) for dimension in gro
 _C50 = Context(prec=50)
 
 
-@frozen
-class StepInput:
-    """One priced slice of a session, in time order: what step_size needs to know about it."""
+class StepInput(NamedTuple):
+    """One priced slice of a session, in time order: what step_size needs to know about it.
+
+    A NamedTuple rather than a frozen dataclass: pricing makes one per priced slice of every
+    CDR and only reads it back here (a tuple is made at a fraction of a frozen __init__'s cost)."""
 
     key: Hashable        # the component it belongs to
     dimension: str       # ENERGY | TIME | PARKING_TIME | RESERVATION_TIME
@@ -47,8 +47,10 @@ class StepInput:
     step_size: int       # of the price component that priced it
 
 
-@frozen
-class StepResult:
+class StepResult(NamedTuple):
+    """A group's billable total before and after its step, and the component that gets the extra
+    (a NamedTuple for the same reason as StepInput)."""
+
     key: Hashable
     dimension: str
     total: Decimal        # billable total of the dimension (OCPI units)
