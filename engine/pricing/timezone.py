@@ -19,6 +19,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.frozen import frozen
+from engine.memo import remembered
 from engine.problems import Problem
 
 # alpha-3 -> (alpha-2, IANA zone). Europe in full, then the other markets OCPI is used in.
@@ -113,9 +114,24 @@ class ZoneChoice:
     problems: tuple[Problem, ...] = ()
 
 
+_CHOICES: dict[tuple[str | None, str | None, str | None], ZoneChoice] = {}
+_CHOICES_LIMIT = 1024
+
+
 def resolve_zone(tz: str | None = None, location_tz: str | None = None,
                  country: str | None = None) -> ZoneChoice:
-    """Apply the precedence override > location master > country > UTC (see module doc)."""
+    """Apply the precedence override > location master > country > UTC (see module doc).
+
+    Asked for every priced CDR with a handful of different arguments: the (immutable) answer
+    depends on the three of them only, so it is remembered when they are strings or None."""
+    if (tz is None or type(tz) is str) and (location_tz is None or type(location_tz) is str) \
+            and (country is None or type(country) is str):
+        return remembered(_CHOICES, (tz, location_tz, country), lambda: _resolve_zone(tz, location_tz, country),
+                          _CHOICES_LIMIT)
+    return _resolve_zone(tz, location_tz, country)
+
+
+def _resolve_zone(tz: str | None, location_tz: str | None, country: str | None) -> ZoneChoice:
     problems: list[Problem] = []
     for name, source, path in ((tz, "override", "--tz"), (location_tz, "location", "location.time_zone")):
         if not name:

@@ -51,3 +51,15 @@ def test_multi_zone_country_warns():
     assert choice.name == "Europe/Madrid"
     assert [p.code for p in choice.problems] == ["TIME_ZONE_AMBIGUOUS"]
     assert resolve_zone(None, "Atlantic/Canary", "ESP").problems == ()
+
+
+def test_remembered_choices_follow_every_argument():
+    """resolve_zone is remembered per (tz, location_tz, country): each argument changes the answer."""
+    from engine.pricing.timezone import _resolve_zone
+
+    cases = [(None, None, "FRA"), (None, None, "PRT"), (None, "Europe/Berlin", "FRA"), ("Asia/Tokyo", "Europe/Berlin", "FRA"),
+             (None, "No/Such_Zone", "FRA"), (None, None, None), (None, None, ["not", "hashable"])]
+    for args in cases * 2:  # the second time from the memo
+        got, want = resolve_zone(*args), _resolve_zone(*args)
+        assert (got.name, got.source, got.problems) == (want.name, want.source, want.problems)
+    assert len({repr(resolve_zone(*args)) for args in cases[:6]}) == 6
