@@ -249,7 +249,7 @@ def try_price_cdr(cdr: dict[str, Any], tariff: dict[str, Any] | None = None, *, 
         return None, [Problem("INVALID_CDR", "the CDR is not an object")]
     try:
         start = as_utc(cdr.get("start_date_time"), "start_date_time")
-        as_utc(cdr.get("end_date_time"), "end_date_time")
+        end = as_utc(cdr.get("end_date_time"), "end_date_time")
     except ValueError as exc:
         return None, [Problem("MISSING_SESSION_TIMES", str(exc), path="start_date_time")]
     if not cdr.get("charging_periods"):
@@ -273,7 +273,7 @@ def try_price_cdr(cdr: dict[str, Any], tariff: dict[str, Any] | None = None, *, 
     problems.extend(choice.problems)
     problems.extend(_tariff_checks(cdr, parsed, path, start))
 
-    uncut = _price_uncut(cdr, parsed) if parsed.prices_by_kind else None
+    uncut = _price_uncut(cdr, parsed, start, end) if parsed.prices_by_kind else None
     if uncut is not None:
         components, volumes_of, found = uncut
         problems.extend(found)
@@ -384,7 +384,7 @@ def _stepped_in_order(lines: dict[tuple, _Line], stepped: list[StepInput]) -> li
     return ordered
 
 
-def _price_uncut(cdr: dict[str, Any], tariff: Tariff
+def _price_uncut(cdr: dict[str, Any], tariff: Tariff, cdr_start: datetime, cdr_end: datetime
                  ) -> tuple[list[_Line], list[dict[str, Decimal]], list[Problem]] | None:
     """``_lines_of`` the slices of ``_price_segments`` for a tariff that ``prices_by_kind``,
     without segments or moments: (lines, volumes of each segment, problems), or None to leave
@@ -400,17 +400,19 @@ def _price_uncut(cdr: dict[str, Any], tariff: Tariff
     are only summed and rounded as ``_price_segments`` does (that can raise); the lines do not
     use them.
     """
-    uncut = uncut_periods(cdr)
+    uncut = uncut_periods(cdr, cdr_start, cdr_end)
     if uncut is None:
         return None
     periods, volumes_of, problems = uncut
     reserved = [v.get(RESERVATION_TIME, ZERO) != 0 for v in volumes_of]  # Segment.is_reservation
-    charging = [any(v.get(d, ZERO) != 0 for d in CHARGING) for v in volumes_of]  # Segment.has_charging
-    has_reservation = any(reserved)
-    expired = has_reservation and not any(charging)
-    res_kind = RESERVATION_EXPIRES if expired else (RESERVATION if has_reservation else None)
-    first_reservation = reserved.index(True) if has_reservation else None
-    first_charging = None if expired else next((i for i in range(len(periods)) if not reserved[i] or charging[i]), 0)
+    res_kind = first_reservation = None
+    first_charging = 0  # without a reservation: the first segment (none is a reservation)
+    if True in reserved:
+        charging = [any(v.get(d, ZERO) != 0 for d in CHARGING) for v in volumes_of]  # Segment.has_charging
+        expired = not any(charging)
+        res_kind = RESERVATION_EXPIRES if expired else RESERVATION
+        first_reservation = reserved.index(True)
+        first_charging = None if expired else next(i for i in range(len(periods)) if not reserved[i] or charging[i])
     slices: list[_Slice] = []
     unpriced: dict[str, Decimal] = {}
     select = tariff.select_for_kind

@@ -349,7 +349,8 @@ _EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 _LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
 
-def uncut_periods(cdr: dict[str, Any]) -> tuple[list[_Period], list[dict[str, Decimal]], list[Problem]] | None:
+def uncut_periods(cdr: dict[str, Any], cdr_start: datetime, cdr_end: datetime
+                  ) -> tuple[list[_Period], list[dict[str, Decimal]], list[Problem]] | None:
     """The CDR's periods and the volumes of ``split_periods``' segments when nothing cuts them
     (no boundaries: one segment per period, in the same order), without making the segments.
 
@@ -362,13 +363,12 @@ def uncut_periods(cdr: dict[str, Any]) -> tuple[list[_Period], list[dict[str, De
     raise: the local times (None is returned, for the general path to decide, when an instant
     is so near the ends of the calendar that converting it could overflow), the seconds since
     the session start, the Segment objects. None too when the CDR has no usable period.
+    ``cdr_start``/``cdr_end``: the CDR's start and end as ``as_utc`` gives them (the caller has them).
     """
     problems: list[Problem] = []
     periods = _read_periods(cdr, problems)
     if not periods:
         return None
-    cdr_start = as_utc(cdr.get("start_date_time"), "start_date_time")
-    cdr_end = as_utc(cdr.get("end_date_time"), "end_date_time")
     if not (_EARLIEST <= periods[0].start and max(cdr_end, periods[-1].start) <= _LATEST):
         return None
     _outside_session(periods, cdr_start, cdr_end, problems)

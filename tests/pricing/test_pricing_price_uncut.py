@@ -121,7 +121,7 @@ def _answer(cdr, tariff):
 
 def _general(cdr, tariff, monkeypatch):
     with monkeypatch.context() as m:
-        m.setattr(pricing, "_price_uncut", lambda cdr, tariff: None)
+        m.setattr(pricing, "_price_uncut", lambda *args: None)
         return _answer(cdr, tariff)
 
 
@@ -146,7 +146,8 @@ def test_the_uncut_path_gives_exactly_the_general_answer(tariff, cdr):
 
 def test_the_uncut_path_is_taken_for_unrestricted_tariffs_and_not_for_restricted_ones():
     assert parse_tariff(PLAIN)[0].prices_by_kind
-    assert pricing._price_uncut(_one_period(("ENERGY", D("4.5"))), parse_tariff(PLAIN)[0]) is not None
+    cdr = _one_period(("ENERGY", D("4.5")))
+    assert pricing._price_uncut(cdr, parse_tariff(PLAIN)[0], cdr["start_date_time"], cdr["end_date_time"]) is not None
     for restricted in ({"min_kwh": D(10)}, {"max_power": D(11)}, {"start_time": "08:00", "end_time": "20:00"}):
         tariff = {**PLAIN, "elements": [{**PLAIN["elements"][0], "restrictions": restricted}]}
         assert not parse_tariff(tariff)[0].prices_by_kind
@@ -154,4 +155,4 @@ def test_the_uncut_path_is_taken_for_unrestricted_tariffs_and_not_for_restricted
 
 def test_near_the_ends_of_the_calendar_the_general_path_decides():
     late = _one_period(("ENERGY", D(1)), at=datetime(9999, 12, 31, 12, tzinfo=UTC))
-    assert pricing._price_uncut(late, parse_tariff(PLAIN)[0]) is None
+    assert pricing._price_uncut(late, parse_tariff(PLAIN)[0], late["start_date_time"], late["end_date_time"]) is None
