@@ -1,20 +1,16 @@
 import re
-import time
 
 from runcli import cdrflow
 
 
 def test_demo_prints_counts_per_stream_and_exception_reason(tmp_path):
-    started = time.monotonic()
     result = cdrflow("demo", "--output", str(tmp_path / "demo"))
-    elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     out = result.stdout
     for stream in ("adhoc", "subscription", "msp"):
         assert stream in out
     assert "Exceptions by reason:" in out and "UNKNOWN_MSP" in out
     assert "none dropped" in out
-    assert elapsed < 30
 
 
 def test_demo_issues_documents_per_stream_and_exports_their_files(tmp_path):
