@@ -79,6 +79,8 @@ class Pipeline:
 
     def decide_item(self, item: "intake.RawItem") -> Decision:
         """A RawItem from the reader: a parse failure becomes a Decision with errors, too."""
+        if item.cdr_line is not None:  # a line read as a 2.2.1 CDR: intake takes it unparsed
+            return self.decide(item.cdr_line, source=item.source)
         if item.problems or item.data is None:
             problems = item.problems
             message = problems[0].message if problems else "empty input"

@@ -25,11 +25,11 @@ from __future__ import annotations
 import json
 import re
 import sys
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
+from engine.intake import cdrline
 from engine.intake.fastjson import NOT_DECODED, decode_line
 from engine.intake.jsontext import SURROGATE_ESCAPE, Malformed, TextWindow
 from engine.problems import Problem, join_path
@@ -47,14 +47,57 @@ NOT_FOUND = "input.not_found"
 UNREADABLE = "input.unreadable"
 
 
-@dataclass
 class RawItem:
-    source: str
-    data: Any
-    problems: list[Problem] = field(default_factory=list)
-    # The item's text exactly as received, where the reader has it whole (a JSON Lines line, a
-    # one-line document): the store keeps it as the raw CDR. None: the store keeps canonical JSON.
-    raw: str | None = None
+    """One item read: ``data`` the parsed JSON value (None if unreadable, with ``problems``).
+
+    ``raw`` is the item's text exactly as received, where the reader has it whole (a JSON Lines
+    line, a one-line document): the store keeps it as the raw CDR. None: the store keeps
+    canonical JSON. ``cdr_line`` is set for a line that decoded as a 2.2.1 CDR (cdrline.py):
+    ``intake.accept`` takes it instead of ``data``, which is then only parsed if someone reads it.
+    """
+
+    __slots__ = ("source", "_data", "problems", "raw", "cdr_line")
+
+    def __init__(self, source: str, data: Any, problems: list[Problem] | None = None, raw: str | None = None,
+                 cdr_line: cdrline.CdrLine | None = None):
+        self.source = source
+        self._data = _ON_DEMAND if cdr_line is not None and data is None else data
+        self.problems = [] if problems is None else problems
+        self.raw = raw
+        self.cdr_line = cdr_line
+
+    @property
+    def data(self) -> Any:
+        if self._data is _ON_DEMAND:
+            self._data = self.cdr_line.value()  # type: ignore[union-attr]
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self._data = value
+
+    def _fields(self) -> tuple[Any, ...]:
+        return self.source, self.data, self.problems, self.raw
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not RawItem:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RawItem(source={self.source!r}, data={self.data!r}, problems={self.problems!r}, raw={self.raw!r})"
+
+
+_ON_DEMAND = object()
+_decode_json = json.JSONDecoder(parse_float=Decimal).decode
+
+
+def _line_value(text: str) -> Any:
+    """What the reader parses a JSON Lines line that decoded as a CDR to (see parse_line)."""
+    value = decode_line(text)
+    return _decode_json(text) if value is NOT_DECODED else value
 
 
 class _NonFinite:
@@ -302,6 +345,11 @@ class _Reader:
         source = f"{self.name}:{line_no}" if numbered else self.name
         seen = self.flagged
         first, self._first_line = self._first_line, None
+        cdr = cdrline.decode(text, _line_value)
+        if cdr is not None:  # (a CDR: neither an envelope nor NaN nor a lone surrogate in it)
+            yield RawItem(source, first[1] if first is not None and first[0] == text else None, raw=text,
+                          cdr_line=cdr)
+            return
         value = first[1] if first is not None and first[0] == text else decode_line(text)
         if value is NOT_DECODED:   # (msgspec refuses lone surrogates: only this path can meet one)
             try:
