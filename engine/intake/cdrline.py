@@ -36,6 +36,10 @@ Why a CDR :func:`accept_line` accepts gets exactly what ``accept`` gives its par
   ``timezone.utc``); codes upper-cased; every dict and list new. typed_cdr raises Unusual for
   none of these inputs (only JSON ints and finite Decimals, strings ending in Z).
 
+The ``tariffs`` array (a quarter of a CDR's text, the same few arrays in thousands of CDRs) is
+kept as raw JSON by the CDR Struct and typed on its own by the same rules; the typed array is
+remembered by its exact text (bounded) and every CDR gets a fresh copy of its lists and dicts.
+
 Lines this path cannot judge - a 2.1.1 CDR, an invalid one, another shape - fail the Struct
 decode in C at the first wrong field, cheaply, and are parsed as before. tests/intake/
 test_cdrline.py mutates every field of a full CDR many ways, serialises it to a line and compares
@@ -53,6 +57,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
+
+from engine.memo import remembered
 
 _SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schemas" / "cdr.schema.json"
 # What the Struct generator understands; a schema using anything else gets no fast path.
@@ -115,11 +121,13 @@ def constraints(schema: dict[str, Any]) -> set[tuple[str, str, str]]:
     return found
 
 
-def _model(schema: dict[str, Any]) -> Any:
-    """The CDR Struct type for ``schema``: one Struct per object, fields in the schema's order."""
+def _model(schema: dict[str, Any]) -> tuple[Any, Any]:
+    """The CDR Struct type for ``schema`` (one Struct per object, fields in the schema's order)
+    with ``tariffs`` kept as raw JSON, and the type of ``tariffs``."""
     if constraints(schema) != CHECKED:
         raise _Unsupported("patterns or minimums changed")
     built: dict[str, Any] = {}
+    tariffs: list[Any] = []
 
     def typ(node: dict[str, Any], name: str) -> Any:
         if not _KEYWORDS.issuperset(node):
@@ -134,8 +142,13 @@ def _model(schema: dict[str, Any]) -> Any:
             if node.get("additionalProperties") is not False:
                 raise _Unsupported("open object")
             required = set(node.get("required", ()))
-            fields = [(key, typ(sub, f"{name}_{key}")) if key in required else
-                      (key, typ(sub, f"{name}_{key}"), msgspec.UNSET) for key, sub in node["properties"].items()]
+            fields = []
+            for key, sub in node["properties"].items():
+                field_type = typ(sub, f"{name}_{key}")
+                if name == "Cdr" and key == "tariffs":
+                    tariffs.append(field_type)
+                    field_type = msgspec.Raw  # (decoded on its own, remembered: see _typed_tariffs)
+                fields.append((key, field_type) if key in required else (key, field_type, msgspec.UNSET))
             return msgspec.defstruct(name, fields, kw_only=True, forbid_unknown_fields=True, gc=False)
         if kind == "string":
             if "enum" in node:
@@ -157,20 +170,24 @@ def _model(schema: dict[str, Any]) -> Any:
             return Annotated[item, msgspec.Meta(min_length=node["minItems"])] if "minItems" in node else item
         raise _Unsupported(kind)
 
-    return typ(schema, "Cdr")
+    cdr = typ(schema, "Cdr")
+    if len(tariffs) != 1:
+        raise _Unsupported("no tariffs field")
+    return cdr, tariffs[0]
 
 
-def _load_model() -> Any:
+def _load_model() -> tuple[Any, Any]:
     with open(_SCHEMA_FILE, encoding="utf-8") as fh:
         schema = json.load(fh)
     try:
         return _model(schema)
     except _Unsupported:
-        return None
+        return None, None
 
 
-MODEL = _load_model()
+MODEL, TARIFFS = _load_model()
 _decode = msgspec.json.Decoder(MODEL).decode if MODEL is not None else None
+_decode_tariffs = msgspec.json.Decoder(TARIFFS).decode if TARIFFS is not None else None
 _encode = msgspec.json.Encoder(decimal_format="number").encode
 _BUILTIN = (Decimal, datetime)
 
@@ -324,8 +341,6 @@ def _typed(cdr: dict[str, Any]) -> None:
     coordinates = location["coordinates"]
     _full(_LATITUDE, coordinates["latitude"])
     _full(_LONGITUDE, coordinates["longitude"])
-    for tariff in cdr.get("tariffs", ()):
-        _tariff(tariff, cistrings)
     for period in cdr["charging_periods"]:
         _datetime(period["start_date_time"])
         if "tariff_id" in period:
@@ -341,6 +356,41 @@ def _typed(cdr: dict[str, Any]) -> None:
         raise _Doubtful
 
 
+def _raw_as_none(value: Any) -> None:
+    if type(value) is msgspec.Raw:
+        return None  # (the tariffs: put in by typed_cdr)
+    raise TypeError(type(value).__name__)
+
+
+_DOUBTFUL = False  # (remembered for tariffs the fast path does not vouch for)
+_TARIFF_MEMO: dict[bytes, Any] = {}
+TARIFF_MEMO_LIMIT = 512  # distinct tariffs arrays remembered (cleared when full)
+
+
+def _typed_tariffs(raw: bytes) -> Any:
+    """The typed ``tariffs`` of a CDR whose ``tariffs`` JSON text is ``raw``, or _DOUBTFUL.
+
+    The same checks as for the rest of the CDR (canonical round trip, patterns, typing); a
+    tariffs array depends on nothing else in the CDR, so the answer is remembered by its text:
+    thousands of CDRs carry the same few tariffs. The remembered lists and dicts are never handed
+    out: :func:`typed_cdr` gives every CDR its own copy."""
+    try:
+        struct = _decode_tariffs(raw)  # type: ignore[misc]
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return _DOUBTFUL
+    if _encode(struct) != raw:
+        return _DOUBTFUL
+    tariffs = msgspec.to_builtins(struct, builtin_types=_BUILTIN)
+    cistrings: list[str] = []
+    try:
+        for tariff in tariffs:
+            _tariff(tariff, cistrings)
+    except _Doubtful:
+        return _DOUBTFUL
+    joined = "".join(cistrings)
+    return tariffs if joined.isascii() and joined.isprintable() else _DOUBTFUL
+
+
 def typed_cdr(line: CdrLine) -> dict[str, Any] | None:
     """The typed normalised CDR ``accept`` makes of ``line.value()`` when that takes
     ``accept``'s quiet path (schema-valid as it arrived, nothing to warn about before the
@@ -348,7 +398,14 @@ def typed_cdr(line: CdrLine) -> dict[str, Any] | None:
     struct = line.struct
     if _encode(struct) != line.text.encode():
         return None
-    cdr = msgspec.to_builtins(struct, builtin_types=_BUILTIN)
+    cdr = msgspec.to_builtins(struct, builtin_types=_BUILTIN, enc_hook=_raw_as_none)
+    raw = struct.tariffs
+    if raw is not msgspec.UNSET:
+        text = bytes(raw)
+        tariffs = remembered(_TARIFF_MEMO, text, lambda: _typed_tariffs(text), TARIFF_MEMO_LIMIT)
+        if tariffs is _DOUBTFUL:
+            return None
+        cdr["tariffs"] = msgspec.to_builtins(tariffs, builtin_types=_BUILTIN)  # (new lists and dicts)
     try:
         _typed(cdr)
     except _Doubtful:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +24,29 @@ from engine.intake.reader import _line_value
 from .test_typedcopy import _paths, full_cdr, typed
 
 SENTINEL = "@@value@@"
-TOKENS = [
-    "1", "1.0", "-0", "-0.0", "0", "1e2", "1E+2", "1.5E+3", "1E+400", "1e-400", "-1", "-2.50", '"1.10"', "21",
-    "12345678901234567890123", "true", "false", "null", "[]", "{}", '""', '"de"', '"DE"', '"d1"', '"deu"', '"DEU"',
-    '"EUR"', '"eur"', '"abc"', '"AB1"', '"2015-06-29T20:39:09Z"', '"2015-06-29T20:39:09+00:00"',
-    '"2015-06-29T20:39:09-00:00"', '"2015-06-29T20:39:09+02:00"', '"2015-06-29T20:39:09"',
-    '"2015-06-29T20:39:09.5Z"', '"2015-06-29T20:39:09.500000Z"', '"0999-01-01T00:00:00Z"', '"3000-01-01T00:00:00Z"',
-    '"2015-06-29 20:39:09Z"', '"2015-06-29t20:39:09z"', '"2015-06-29T24:00:00Z"', '"2015-02-30T00:00:00Z"',
-    '"\\u00e9"', '"\u00e9"', '"a\\nb"', '"ab\\n"', '"\\u0041B"', '"x\\/y"', '"\\ud83d\\ude00"', '"\\ud800"', '"a\\"b"',
-    '"\\u007f"', '"\x7f"', '"~ "', '"\u00df"', "NaN", '"MONDAY"', '"ENERGY"', '"FLAT"', '"08:00"', '"24:00"',
-    '"2015-06-01"', '"2015-13-01"', '"51.047599"', '"-3.7299440"', '"51.0475"', '"' + "A" * 40 + '"',
-    '"' + "x" * 5001 + '"', '{"excl_vat":1}',
-]
+NUMBERS = ["1", "1.0", "-0", "-0.0", "0", "1e2", "1E+2", "1.5E+3", "1E+400", "1e-400", "-1", "-2.50", "21",
+           "12345678901234567890123", '"1.10"', "NaN"]
+STRINGS = ['""', '"de"', '"DE"', '"d1"', '"deu"', '"DEU"', '"EUR"', '"eur"', '"abc"', '"AB1"', '"\\u00e9"', '"\u00e9"',
+           '"a\\nb"', '"ab\\n"', '"\\u0041B"', '"x\\/y"', '"\\ud83d\\ude00"', '"\\ud800"', '"a\\"b"',
+           '"\\u007f"', '"\x7f"', '"~ "', '"\u00df"', '"MONDAY"', '"ENERGY"', '"FLAT"', '"08:00"', '"24:00"',
+           '"2015-06-01"', '"2015-13-01"', '"51.047599"', '"-3.7299440"', '"51.0475"', '"' + "A" * 40 + '"',
+           '"' + "x" * 5001 + '"']
+DATETIMES = ['"2015-06-29T20:39:09Z"', '"2015-06-29T20:39:09+00:00"', '"2015-06-29T20:39:09-00:00"',
+             '"2015-06-29T20:39:09+02:00"', '"2015-06-29T20:39:09"', '"2015-06-29T20:39:09.5Z"',
+             '"2015-06-29T20:39:09.500000Z"', '"0999-01-01T00:00:00Z"', '"3000-01-01T00:00:00Z"',
+             '"2015-06-29 20:39:09Z"', '"2015-06-29t20:39:09z"', '"2015-06-29T24:00:00Z"', '"2015-02-30T00:00:00Z"']
+OTHERS = ["true", "false", "null", "[]", "{}", '{"excl_vat":1}']
+
+
+def tokens_for(value: Any) -> list[str]:
+    """The replacements worth trying for ``value``: its own kind's spellings and every other kind once."""
+    if isinstance(value, str) and value[:2].isdigit() and "T" in value:
+        return DATETIMES + OTHERS + ['"de"', "1"]
+    if isinstance(value, str):
+        return STRINGS + OTHERS + ["1", DATETIMES[0]]
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        return OTHERS + ["1", '"de"']
+    return NUMBERS + OTHERS + ['"de"', '""']
 
 
 def canonical(data: Any, model: Any = cdrline.MODEL) -> Any:
@@ -42,6 +54,8 @@ def canonical(data: Any, model: Any = cdrline.MODEL) -> Any:
     if isinstance(data, dict) and model is not None and hasattr(model, "__struct_fields__"):
         hints = msgspec.structs.fields(model)
         types = {f.name: f.type for f in hints}
+        if model is cdrline.MODEL:
+            types["tariffs"] = cdrline.TARIFFS  # (raw JSON in the CDR Struct)
         ordered = {k: canonical(data[k], _inner(types[k])) for k in model.__struct_fields__ if k in data}
         ordered.update((k, v) for k, v in data.items() if k not in ordered)
         return ordered
@@ -144,7 +158,7 @@ def test_every_field_as_every_token(path, monkeypatch):
     tally = Tally()
     data = fast_cdr()
     template = _with_token(data, path)
-    for token in TOKENS:
+    for token in tokens_for(_parent(data, path)[path[-1]]):
         compare(template.replace(f'"{SENTINEL}"', token, 1), monkeypatch, tally)
     parent = _parent(data, path)
     if isinstance(parent, dict):
@@ -185,6 +199,27 @@ def _structural(data: Any, path: tuple, how: str) -> str:
 ], ids=lambda e: str(id(e)))
 def test_line_level_oddities(edit, monkeypatch):
     compare(edit(line_of(fast_cdr())), monkeypatch, Tally())
+
+
+def test_remembered_tariffs_are_never_shared(monkeypatch):
+    cdrline._TARIFF_MEMO.clear()
+    text = line_of(fast_cdr())
+    first, second = (accept(item.cdr_line) for item in read_items(io.BytesIO((text + "\n" + text).encode()), "x.jsonl"))
+    assert len(cdrline._TARIFF_MEMO) == 1 and first.cdr is not None and typed(first.cdr) == typed(second.cdr)
+    first.cdr["tariffs"][0]["elements"][0]["price_components"][0]["price"] = 99
+    first.cdr["tariffs"][0]["elements"].clear()
+    assert typed(second.cdr) != typed(first.cdr)
+    third = accept(next(iter(read_items(io.BytesIO(text.encode()), "x.jsonl"))).cdr_line)
+    assert typed(third.cdr) == typed(second.cdr)
+
+
+def test_a_changed_tariff_is_a_new_answer():
+    data = fast_cdr()
+    before = cdrline.typed_cdr(cdrline.decode(line_of(data), _line_value))
+    data["tariffs"][0]["elements"][0]["price_components"][0]["price"] = 3
+    after = cdrline.typed_cdr(cdrline.decode(line_of(data), _line_value))
+    assert before["tariffs"][0]["elements"][0]["price_components"][0]["price"] != \
+        after["tariffs"][0]["elements"][0]["price_components"][0]["price"] == 3
 
 
 def test_a_changed_schema_pattern_turns_the_path_off():
