@@ -90,12 +90,13 @@ def _accept_line(line: cdrline.CdrLine, default_party: tuple[str, str] | None) -
     or, where cdrline cannot vouch for that, :func:`accept` of ``line.value()``."""
     try:
         cdr = cdrline.typed_cdr(line)
-    except Exception:  # noqa: BLE001 - a bug here must not cost the CDR: the usual route decides
-        cdr = None
-    if cdr is None:
+        checked = None if cdr is None else checks.check_cdr(cdr)
+    except Exception:  # noqa: BLE001 - a bug must not cost the CDR: the usual (guarded) route decides
+        cdr = checked = None
+    if cdr is None or checked is None:
         result = accept(line.value(), default_party=default_party)
     else:
-        check_errors, check_warnings = checks.check_cdr(cdr)
+        check_errors, check_warnings = checked
         result = IntakeResult(cdr=None if check_errors else cdr, version=V221, problems=check_errors,
                               warnings=check_warnings, key=_key(cdr))
     result.raw = line

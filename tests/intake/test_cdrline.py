@@ -244,3 +244,14 @@ def test_sample_cdrs_agree(monkeypatch):
                 compare(line_of(item.data), monkeypatch, tally)
                 compare(line_of(canonical(item.data)), monkeypatch, tally)
     assert tally.fast
+
+
+def test_a_failure_on_the_new_path_is_the_usual_routes_to_report(monkeypatch):
+    from engine.intake import checks
+    (item,) = read_items(io.BytesIO(line_of(fast_cdr()).encode()), "x.jsonl")
+
+    def broken(cdr):
+        raise RuntimeError("bug")
+    monkeypatch.setattr(checks, "check_cdr", broken)
+    got, want = accept(item.cdr_line), accept(item.data)
+    assert [p.code for p in got.problems] == [p.code for p in want.problems] == ["intake.internal"]
