@@ -191,12 +191,18 @@ def _structural(data: Any, path: tuple, how: str) -> str:
     return text.replace(f'"{marker}"', json.dumps(key), 1)  # the same key twice (last value wins)
 
 
-@pytest.mark.parametrize("edit", [
-    lambda t: t.replace(",", ", "), lambda t: t.replace(":", ": ", 1), lambda t: t + "\r", lambda t: " " + t,
-    lambda t: t.replace('"Z"', '"z"'), lambda t: t.replace('00Z"', '00+00:00"'), lambda t: t.replace("21,", "21.0,"),
-    lambda t: t.replace('"BE"', '"be"'), lambda t: t + "\n" + t, lambda t: '{"data":[' + t + "],\"status_code\":1000}",
-    lambda t: "[" + t + "]", lambda t: t.replace('"id"', '"\\u0069d"', 1), lambda t: t + t,
-], ids=lambda e: str(id(e)))
+LINE_EDITS = {
+    "spaces-after-commas": lambda t: t.replace(",", ", "), "space-after-first-colon": lambda t: t.replace(":", ": ", 1),
+    "carriage-return": lambda t: t + "\r", "leading-space": lambda t: " " + t,
+    "lower-case-z": lambda t: t.replace('"Z"', '"z"'), "utc-offset": lambda t: t.replace('00Z"', '00+00:00"'),
+    "integer-as-decimal": lambda t: t.replace("21,", "21.0,"), "lower-case-code": lambda t: t.replace('"BE"', '"be"'),
+    "two-lines": lambda t: t + "\n" + t, "envelope": lambda t: '{"data":[' + t + "],\"status_code\":1000}",
+    "array": lambda t: "[" + t + "]", "escaped-key": lambda t: t.replace('"id"', '"\\u0069d"', 1),
+    "two-objects-on-a-line": lambda t: t + t,
+}
+
+
+@pytest.mark.parametrize("edit", list(LINE_EDITS.values()), ids=list(LINE_EDITS))  # (stable ids: xdist)
 def test_line_level_oddities(edit, monkeypatch):
     compare(edit(line_of(fast_cdr())), monkeypatch, Tally())
 
@@ -255,3 +261,17 @@ def test_a_failure_on_the_new_path_is_the_usual_routes_to_report(monkeypatch):
     monkeypatch.setattr(checks, "check_cdr", broken)
     got, want = accept(item.cdr_line), accept(item.data)
     assert [p.code for p in got.problems] == [p.code for p in want.problems] == ["intake.internal"]
+
+
+def test_a_line_that_cannot_be_canonical_is_not_decoded_twice():
+    """Spaces after the colons (Python's json.dumps) or another first key: the usual route at
+    once, without a Struct decode that the round trip would throw away."""
+    text = line_of(fast_cdr())
+    assert cdrline.decode(text, json.loads) is not None
+    data = json.loads(text)
+    assert cdrline.decode(json.dumps(data), json.loads) is None
+    reordered = json.dumps(dict(reversed(list(data.items()))), separators=(",", ":"))
+    assert cdrline.decode(reordered, json.loads) is None
+    for other in (json.dumps(data), reordered):  # (the usual route reads them)
+        (item,) = read_items(io.BytesIO(other.encode()), "x.jsonl")
+        assert item.cdr_line is None and accept(item.data).cdr is not None
