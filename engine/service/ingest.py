@@ -296,6 +296,14 @@ def ingest(items: Iterable[Any], pipeline: PipelineLike, session_factory: Callab
     return summary
 
 
+def _lookup_keys(item: Any) -> Any:
+    """What the batch prefetch reads of an item: its parsed JSON, or for a line read straight
+    into Structs (engine/intake/cdrline.py) those fields from the Structs, so that the line is
+    not parsed a second time. (``sharing`` reads them only on PostgreSQL: hence the lazy map.)"""
+    line = getattr(item, "cdr_line", None)
+    return line.lookup_keys() if line is not None else getattr(item, "data", None)
+
+
 def decide_items(pipeline: PipelineLike, items: Sequence[Any], session: Session | None = None) -> list[Pending]:
     """Decide ``items`` with the pure ``pipeline``. When its source can share one session for a
     batch (``DbSource.sharing``: PostgreSQL), the reference lookups of the batch go through one
@@ -304,8 +312,7 @@ def decide_items(pipeline: PipelineLike, items: Sequence[Any], session: Session 
     if not items:
         return []
     sharing = getattr(getattr(pipeline, "source", None), "sharing", None)
-    scope = (sharing(session, [getattr(item, "data", None) for item in items],
-                     own_parties=getattr(pipeline, "own_parties", None))
+    scope = (sharing(session, map(_lookup_keys, items), own_parties=getattr(pipeline, "own_parties", None))
              if sharing is not None else nullcontext())
     pending = []
     with scope:

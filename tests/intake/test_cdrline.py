@@ -275,3 +275,16 @@ def test_a_line_that_cannot_be_canonical_is_not_decoded_twice():
     for other in (json.dumps(data), reordered):  # (the usual route reads them)
         (item,) = read_items(io.BytesIO(other.encode()), "x.jsonl")
         assert item.cdr_line is None and accept(item.data).cdr is not None
+
+
+def test_lookup_keys_are_the_parsed_fields_the_prefetch_reads():
+    data = fast_cdr()
+    data = canonical({**data, "session_id": "s-1", "authorization_reference": "a-1"})
+    (item,) = read_items(io.BytesIO(line_of(data).encode()), "x.jsonl")
+    token = data["cdr_token"]
+    want = {"cdr_token": {k: token[k] for k in ("country_code", "party_id", "uid")},
+            **{k: data[k] for k in ("authorization_reference", "session_id") if k in data}}
+    assert item.cdr_line.lookup_keys() == want and {"session_id", "authorization_reference"} <= set(want)
+    del data["session_id"]
+    (item,) = read_items(io.BytesIO(line_of(data).encode()), "x.jsonl")
+    assert "session_id" not in item.cdr_line.lookup_keys()

@@ -6,6 +6,7 @@ A stand-in pipeline keeps these tests about the shell: it decides from hints in 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from dataclasses import dataclass, field
@@ -222,3 +223,50 @@ def test_two_ingesters_over_the_same_batch_store_everything_once(session_factory
         per_cdr = s.execute(select(DecisionRecord.cdr_pk, func.count()).where(DecisionRecord.is_current)
                             .group_by(DecisionRecord.cdr_pk)).all()
         assert len(per_cdr) == 120 and all(n == 1 for _, n in per_cdr)
+
+
+def test_the_batch_prefetch_reads_lines_without_parsing_them_again():
+    """decide_items hands ``sharing`` each item's lookup fields; a line read straight into Structs
+    (intake/cdrline.py) gives them from its Structs, so its JSON is never parsed for them; and
+    nothing at all is read when the source does not consume them (SQLite)."""
+    import io
+
+    from engine.intake import read_items
+
+    sample = json.loads((Path(__file__).resolve().parents[2] / "samples" / "cdrs"
+                         / "adhoc-de-berlin-ac-001.json").read_text())
+    line = json.dumps(sample, separators=(",", ":"))
+    items = list(read_items(io.BytesIO(f"{line}\n{json.dumps(sample)}\n".encode()), "x.jsonl"))
+    assert items[0].cdr_line is not None and items[1].cdr_line is None
+    seen: list[Any] = []
+
+    class Source:
+        def __init__(self, consume: bool) -> None:
+            self.consume = consume
+
+        def sharing(self, session, cdrs, own_parties=None):
+            if self.consume:
+                seen.extend(cdrs)
+            return contextlib.nullcontext()
+
+    class Pipeline:
+        def __init__(self, source: Source) -> None:
+            self.source = source
+
+        def decide_item(self, item):
+            return Decision(cdr_id=None, config_version="t", errors=[{"code": "x"}])
+
+    parsed = []
+    real_value = type(items[0].cdr_line).value
+    try:
+        type(items[0].cdr_line).value = lambda self: parsed.append(self) or real_value(self)
+        ingest_module.decide_items(Pipeline(Source(consume=False)), items)
+        assert seen == [] and parsed == []
+        ingest_module.decide_items(Pipeline(Source(consume=True)), items)
+    finally:
+        type(items[0].cdr_line).value = real_value
+    assert parsed == []
+    keys = ("authorization_reference", "session_id")
+    assert seen[0] == {"cdr_token": {k: sample["cdr_token"][k] for k in ("country_code", "party_id", "uid")},
+                       **{k: sample[k] for k in keys if k in sample}}
+    assert seen[1] is items[1].data  # (the usual route: the parsed JSON, as before)
