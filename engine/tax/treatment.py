@@ -182,15 +182,28 @@ def _buyer_of(stream: str, facts: Mapping[str, Any]) -> tuple[Any, ...]:
     return customer.get("country"), customer.get("type"), customer.get("vat_id")
 
 
-def _memo_key(stream: str, buyer: tuple[Any, ...], location_country: str | None,
-              on: date) -> tuple[Any, ...] | None:
-    """What the treatment depends on, when it can key a memo: only exact str/bool/None values,
-    so that two keys are equal only when every message built from them would read the same
-    (``1 == True`` and a str subclass with a location never share an entry)."""
-    key = (stream, on, location_country, *buyer)
-    if _KEYABLE.issuperset(map(type, key[2:])):
-        return key
+def _buyer_key(stream: str, buyer: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """The memo key of a buyer's part of the answer, when it can key a memo: only exact
+    str/bool/None values, so that two keys are equal only when every message built from them
+    would read the same (``1 == True`` and a str subclass with a location never share an entry).
+    Four items: never equal to a place key (``_place_key``)."""
+    if _KEYABLE.issuperset(map(type, buyer)):
+        return (stream, *buyer)
     return None
+
+
+def _place_key(position: int, location_country: str | None, on: date) -> tuple[Any, ...] | None:
+    """The memo key of a domestic rule's answer at a place and day (three items; see _buyer_key)."""
+    if type(location_country) in _KEYABLE:
+        return (position, location_country, on)
+    return None
+
+
+def _remember(rules: TaxRules, key: tuple[Any, ...], answer: Any) -> Any:
+    if len(rules.memo) >= _MEMO_LIMIT:
+        rules.memo.clear()
+    rules.memo[key] = answer
+    return answer
 
 
 def decide_treatment(rules: TaxRules, stream: str, facts: Mapping[str, Any], *,
@@ -200,42 +213,70 @@ def decide_treatment(rules: TaxRules, stream: str, facts: Mapping[str, Any], *,
     Returns (None, [error]) when no rule matches or no rate is known: an unpriced session must go
     to the exception queue, never out with a guessed rate.
 
-    Pure in its inputs, and every session of a day at one location with one kind of customer
-    asks the same question, so the answers are memoised per TaxRules (bounded; TaxTreatment is
-    frozen and the problems are handed out as a new list).
+    Pure in its inputs (``_decide`` is the specification), and asked again for every session,
+    so the answers are memoised per TaxRules (bounded; TaxTreatment is frozen and the problems
+    are handed out as a new list) in two parts, because they depend on different things: which
+    rule applies, and every answer but the domestic one, depend on the buyer only; a domestic
+    answer depends on the rule, the charge point's country and the day only. Memoised whole, a
+    treatment was worked out again for every buyer × place × day; in parts, once per buyer and
+    once per place and day - and the domestic treatment (and its rendered JSON) is one object
+    for every buyer taxed there that day.
     """
-    key = _memo_key(stream, _buyer_of(stream, facts), location_country, on)
-    known = rules.memo.get(key) if key is not None else None
-    if known is not None:
-        return known[0], list(known[1])
-    tf = treatment_facts(stream, facts, rules)
-    treatment, problems = _decide(rules, stream, tf, location_country, on)
-    if key is not None:
-        if len(rules.memo) >= _MEMO_LIMIT:
-            rules.memo.clear()
-        rules.memo[key] = (treatment, tuple(problems))
-    return treatment, problems
+    buyer = _buyer_of(stream, facts)
+    key = _buyer_key(stream, buyer)
+    part = rules.memo.get(key) if key is not None else None
+    if part is None:
+        part = _for_buyer(rules, stream, treatment_facts(stream, facts, rules))
+        if key is not None:
+            _remember(rules, key, part)
+    position, treatment, problems = part
+    if position is None:
+        return treatment, list(problems)
+    key = _place_key(position, location_country, on)
+    answer = rules.memo.get(key) if key is not None else None
+    if answer is None:
+        treatment, found = _domestic(rules, rules.treatments[position], location_country, on)
+        answer = (treatment, tuple(found))
+        if key is not None:
+            _remember(rules, key, answer)
+    return answer[0], list(answer[1])
+
+
+def _for_buyer(rules: TaxRules, stream: str,
+               tf: Mapping[str, Any]) -> tuple[int | None, TaxTreatment | None, tuple[Problem, ...]]:
+    """The buyer's part of ``_decide``: (the domestic rule's position, None, ()) when the answer
+    still depends on the place and day, else (None, the answer)."""
+    position = _rule_position(rules, stream, tf)
+    if position is not None and rules.treatments[position].treatment == DOMESTIC:
+        return position, None, ()
+    treatment, problems = _decide_for(rules, stream, tf, position, None, None)
+    return None, treatment, tuple(problems)
+
+
+def _rule_position(rules: TaxRules, stream: str, tf: Mapping[str, Any]) -> int | None:
+    """The first rule matching the supply (its position in ``rules.treatments``), or None."""
+    return next((i for i, r in enumerate(rules.treatments) if r.matches(stream, tf)), None)
 
 
 def _decide(rules: TaxRules, stream: str, tf: Mapping[str, Any], location_country: str | None,
             on: date) -> tuple[TaxTreatment | None, list[Problem]]:
-    rule = next((r for r in rules.treatments if r.matches(stream, tf)), None)
-    if rule is None:
+    """The treatment, unmemoised: what decide_treatment answers."""
+    return _decide_for(rules, stream, tf, _rule_position(rules, stream, tf), location_country, on)
+
+
+def _decide_for(rules: TaxRules, stream: str, tf: Mapping[str, Any], position: int | None,
+                location_country: str | None, on: date | None) -> tuple[TaxTreatment | None, list[Problem]]:
+    if position is None:
         hint = " (facts.msp.reseller is missing: it is master data, set it)" \
             if stream == "msp" and tf["reseller"] is None else ""
         return None, [Problem("TAX_NO_TREATMENT", f"no tax treatment rule matches stream {stream!r} "
                               f"with reseller={tf['reseller']}, buyer={tf['buyer']}{hint}", path="facts")]
+    rule = rules.treatments[position]
+    if rule.treatment == DOMESTIC:
+        return _domestic(rules, rule, location_country, on)
     problems: list[Problem] = []
     note = rules.notes.get(rule.note) if rule.note else None
     tax_class = rule.tax_class or DEFAULT_TAX_CLASS[rule.treatment]
-    if rule.treatment == DOMESTIC:
-        country = alpha2(location_country)
-        rate = rules.rates.lookup(country, on, rule.rate_category)
-        if rate is None:
-            return None, [Problem("TAX_NO_RATE", f"no {rule.rate_category} VAT rate for country "
-                                  f"{location_country!r} on {on.isoformat()}", path="cdr_location.country")]
-        return TaxTreatment(DOMESTIC, rate.rate, country, tax_class, note, None, rule.ref(),
-                            rate.source()), problems
     vat_id = tf["buyer_vat_id"]
     if rule.treatment in (REVERSE_CHARGE, EU_RESELLER):
         expected = rules.supplier_country if rule.treatment == REVERSE_CHARGE else tf["buyer_country"]
@@ -247,6 +288,19 @@ def _decide(rules: TaxRules, stream: str, tf: Mapping[str, Any], location_countr
         vat_id = check.compact or vat_id
     country = alpha2(rules.supplier_country) if rule.treatment == REVERSE_CHARGE else tf["buyer_country"]
     return TaxTreatment(rule.treatment, ZERO_RATE, country, tax_class, note, vat_id, rule.ref(), None), problems
+
+
+def _domestic(rules: TaxRules, rule: TreatmentRule, location_country: str | None,
+              on: date) -> tuple[TaxTreatment | None, list[Problem]]:
+    """A domestic rule's answer: taxed where the charge point is, at that country's rate that day."""
+    note = rules.notes.get(rule.note) if rule.note else None
+    tax_class = rule.tax_class or DEFAULT_TAX_CLASS[rule.treatment]
+    country = alpha2(location_country)
+    rate = rules.rates.lookup(country, on, rule.rate_category)
+    if rate is None:
+        return None, [Problem("TAX_NO_RATE", f"no {rule.rate_category} VAT rate for country "
+                              f"{location_country!r} on {on.isoformat()}", path="cdr_location.country")]
+    return TaxTreatment(DOMESTIC, rate.rate, country, tax_class, note, None, rule.ref(), rate.source()), []
 
 
 def rate_for(rules: TaxRules, country: str | None, on: date, category: str = STANDARD) -> VatRate | None:
