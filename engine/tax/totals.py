@@ -129,6 +129,15 @@ def document_totals(lines: Iterable[TaxedLine], *, prices_include_vat: bool = Fa
     ``notes``/``countries`` map a treatment to the note / country shown on its groups.
     """
     lines = list(lines)
+    one_group = _one_group_totals(lines, prices_include_vat, notes, countries) if lines else None
+    if one_group is not None:
+        return one_group
+    return _grouped_totals(lines, prices_include_vat, notes, countries)
+
+
+def _grouped_totals(lines: list[TaxedLine], prices_include_vat: bool, notes: dict[str, str | None] | None,
+                    countries: dict[str, str | None] | None) -> DocumentTotals:
+    """The totals of any lines (the specification ``_one_group_totals`` follows)."""
     sums: dict[tuple[str, Decimal], list[Decimal]] = {}
     treatment_of: dict[tuple[str, Decimal], str] = {}
     for line in lines:
@@ -154,3 +163,36 @@ def document_totals(lines: Iterable[TaxedLine], *, prices_include_vat: bool = Fa
     line_total = round_amount(sum([line.net for line in lines], ZERO))
     vat_total = sum([g.vat for g in groups], ZERO)
     return DocumentTotals(line_total, vat_total, tuple(groups))
+
+
+def _one_group_totals(lines: list[TaxedLine], prices_include_vat: bool, notes: dict[str, str | None] | None,
+                      countries: dict[str, str | None] | None) -> DocumentTotals | None:
+    """``_grouped_totals`` of lines that all carry the first line's tax class and rate objects
+    (the lines of a session document all take them from its one TaxTreatment), else None.
+
+    Why it is the same: a str class and a Decimal rate that is not a signalling NaN make a key
+    that hashes, and the same objects always fall in one group, whose key and treatment are the
+    first line's; its net is the same additions from ZERO in the same (current) context as the
+    line total's sum, so the line total is the group's rounded net; the VAT total is still
+    ZERO + the group's VAT (which fixes the sign of a zero). The operations that can raise
+    (additions, the VAT, the rounding) come in the same order, so a failure is the same, too.
+    """
+    first = lines[0]
+    tax_class, rate = first.tax_class, first.tax_rate
+    if type(tax_class) is not str or type(rate) is not Decimal or rate.is_snan():
+        return None
+    net = gross = ZERO
+    for line in lines:
+        if line.tax_class is not tax_class or line.tax_rate is not rate:
+            return None
+        net += line.net
+        if prices_include_vat:
+            if line.gross is None:
+                raise ValueError("a gross-priced document needs a gross amount on every line")
+            gross += line.gross
+    vat = (gross - net) if prices_include_vat else vat_amount(net, rate)
+    treatment = first.tax_treatment
+    taxable = round_amount(net)
+    group = TaxGroup(tax_class, rate, taxable, vat, treatment, notes.get(treatment) if notes else None,
+                     countries.get(treatment) if countries else None)
+    return DocumentTotals(taxable, ZERO + vat, (group,))

@@ -121,3 +121,55 @@ def test_allocation_outside_a_context_is_the_allocation_inside_one():
         grosses = [D(rnd.randint(-50000, 50000)) / 100 for _ in range(rnd.randint(1, 5))]
         got, want = allocate_nets(grosses, rate), _allocate_in_a_context(grosses, rate)
         assert got == want and [str(n) for n in got] == [str(n) for n in want], (grosses, rate)
+
+
+def _outcome(fn):
+    try:
+        return repr(fn())
+    except Exception as exc:  # noqa: BLE001 - the same failure is part of the same result
+        return type(exc).__name__
+
+
+def _random_lines(rnd, size):
+    """Lines as pricing makes them (one treatment's objects) and as it never does (equal but
+    distinct objects, a second group, odd values), so that both paths are taken."""
+    rate, tax_class = rnd.choice([D("19"), D("0"), D("25.5"), D("7"), D("NaN")]), rnd.choice(["S", "AE", "O"])
+    values = ["0.00", "-0.00", "0", "0.1", "19.99", "-3.33", "5E+2", "1E+30", "9.999E+33", "1E+999998", "-1.005"]
+    out = []
+    for _ in range(size):
+        net = D(rnd.choice(values)) if rnd.random() < 0.3 else D(rnd.randint(-50000, 50000)) / 100
+        gross = None if rnd.random() < 0.05 else net * D("1.19")
+        line_rate, line_class = rate, tax_class
+        pick = rnd.random()
+        if pick < 0.1:
+            line_rate = D(str(rate))           # equal, another object
+        elif pick < 0.15:
+            line_rate = D("7")
+        elif pick < 0.2:
+            line_class = "".join(["S"])        # equal, another object
+        elif pick < 0.22:
+            line_rate = D("sNaN")
+        elif pick < 0.24:
+            line_class = ["S"]                 # not hashable
+        out.append(L(net, line_rate, line_class, rnd.choice(["domestic", "export"]), gross))
+    return out
+
+
+def test_one_group_totals_are_the_grouped_totals():
+    """document_totals' one-group path against _grouped_totals (the specification): the same
+    totals, field by field and digit by digit, or the same failure."""
+    import random
+    from engine.tax.totals import _grouped_totals
+    rnd = random.Random(7)
+    fast = 0
+    for _ in range(6000):
+        lines = _random_lines(rnd, rnd.randint(1, 4))
+        gross = rnd.random() < 0.5
+        notes = rnd.choice([None, {}, {"domestic": "n", "export": None}])
+        countries = rnd.choice([None, {"domestic": "DE"}])
+        got = _outcome(lambda: document_totals(lines, prices_include_vat=gross, notes=notes, countries=countries))
+        want = _outcome(lambda: _grouped_totals(lines, gross, notes, countries))
+        assert got == want, (lines, gross)
+        fast += all(ln.tax_rate is lines[0].tax_rate and ln.tax_class is lines[0].tax_class for ln in lines)
+    assert fast > 2000  # the one-group path was taken often
+    assert document_totals([]) == _grouped_totals([], False, None, None)
