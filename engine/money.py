@@ -15,6 +15,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Iterable
 
+from engine.memo import remembered_for
+
 CENT = Decimal("0.01")
 MILLI = Decimal("0.001")
 UNIT_PRICE_QUANTUM = Decimal("0.0001")
@@ -132,3 +134,16 @@ def fmt_exact(value: Decimal | None) -> str | None:
     if "." in text:
         text = text.rstrip("0").rstrip(".") or "0"
     return text
+
+
+_CONSTANT_TEXTS: dict[int, tuple[object, str | None]] = {}
+_CONSTANT_TEXTS_LIMIT = 1024
+
+
+def fmt_exact_constant(value: Decimal | None) -> str | None:
+    """``fmt_exact`` of a configuration constant (a VAT rate): the same object for every CDR,
+    so its text is remembered per object (``remembered_for``: a Decimal is immutable, so one
+    object always has one text)."""
+    if value is None:
+        return None
+    return remembered_for(_CONSTANT_TEXTS, value, fmt_exact, _CONSTANT_TEXTS_LIMIT)

@@ -16,8 +16,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from engine.frozen import frozen
 from engine.jsonable import json_object
-from engine.memo import remembered
-from engine.money import fmt, fmt_exact, round_unit_price, to_decimal
+from engine.memo import remembered, remembered_for
+from engine.money import fmt, fmt_exact, fmt_exact_constant, round_unit_price, to_decimal
 from engine.problems import Problem
 from engine.tax.totals import DocumentTotals, document_totals, settle_nets
 from engine.tax.treatment import TaxTreatment
@@ -61,7 +61,7 @@ class PriceLine:
             "unit": self.unit,
             "unit_price": _price(self.unit_price),
             "net": fmt(self.net),
-            "tax_rate": fmt_exact(self.tax_rate),
+            "tax_rate": fmt_exact_constant(self.tax_rate),
             "tax_treatment": self.tax_treatment,
             "tax_class": self.tax_class,
         }
@@ -89,18 +89,25 @@ def _json_object(mapping: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _PRICE_TEXT: dict[str, str] = {}
+_PRICE_OBJECTS: dict[int, tuple[object, str]] = {}
 _PRICE_TEXT_LIMIT = 1024
 
 
 def _price(value: Decimal | None) -> str | None:
     """A unit price: 2 to 4 decimals when that loses nothing (it always does: they are ≤ 4 dp).
 
-    Unit prices are the few prices of the rate cards and tariffs, so the text is remembered,
-    keyed by ``str(value)``: a Decimal's str is exact (sign, digits and exponent), so equal keys
-    always render the same. Bounded; a lost race only renders a price twice.
+    Unit prices are the few prices of the rate cards and tariffs, so the text is remembered:
+    per object first (a card's price is one object for every CDR; ``remembered_for``), then
+    keyed by ``str(value)`` (a price worked out per CDR): a Decimal's str is exact (sign, digits
+    and exponent), so equal keys always render the same. Bounded; a lost race only renders a
+    price twice.
     """
     if value is None:
         return None
+    return remembered_for(_PRICE_OBJECTS, value, _price_by_value, _PRICE_TEXT_LIMIT)
+
+
+def _price_by_value(value: Decimal) -> str:
     return remembered(_PRICE_TEXT, str(value), lambda: _price_text(value), _PRICE_TEXT_LIMIT)
 
 
@@ -165,11 +172,11 @@ class StreamPrice:
             "tax_treatment": self.tax.to_jsonable() if self.tax else None,
             "source": _json_object(self.source) if self.source else None,
             "credit": _json_object(self.credit) if self.credit else None,
-            "charged": _charged_json(self.charged),
-            "difference": fmt(self.difference),
+            "charged": _charged_json(self.charged) if self.charged else None,
+            "difference": None if self.difference is None else fmt(self.difference),
             "recomputed": self.recomputed,
-            "warnings": [w.to_dict() for w in self.warnings],
-            "errors": [e.to_dict() for e in self.errors],
+            "warnings": [w.to_dict() for w in self.warnings] if self.warnings else [],
+            "errors": [e.to_dict() for e in self.errors] if self.errors else [],
         }
 
     @classmethod

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 from engine.frozen import frozen
 from engine.config.yamlload import Loc
+from engine.memo import remembered_for_pair
 from engine.money import (
     exact_quotient, gross_divisor, line_net, round_amount, round_unit_price, to_decimal,
 )
@@ -75,20 +76,9 @@ class Usage:
 def usage_of(cdr: Mapping[str, Any], card: RateCard | None = None) -> tuple[Usage, list[Problem]]:
     """Session usage from the CDR totals. Charging time = total_time - total_parking_time."""
     problems: list[Problem] = []
-
-    def num(key: str) -> Decimal:
-        value = cdr.get(key)
-        if type(value) is Decimal and value.is_finite():
-            return value  # what to_decimal returns for it: the typed copy's totals are Decimals
-        if value is None:
-            return ZERO
-        try:
-            return to_decimal(value, field=key)
-        except (TypeError, ValueError) as exc:
-            problems.append(Problem("INVALID_CDR_TOTAL", f"{exc}; 0 used", path=key, severity="warning"))
-            return ZERO
-
-    energy, total, parking = num("total_energy"), num("total_time"), num("total_parking_time")
+    energy = _total(cdr, "total_energy", problems)
+    total = _total(cdr, "total_time", problems)
+    parking = _total(cdr, "total_parking_time", problems)
     charging = total - parking
     if charging < 0:
         problems.append(Problem("PARKING_EXCEEDS_TOTAL_TIME", "total_parking_time exceeds total_time; "
@@ -99,17 +89,44 @@ def usage_of(cdr: Mapping[str, Any], card: RateCard | None = None) -> tuple[Usag
     return Usage(energy, charging, parking, idle, 1), problems
 
 
+def _total(cdr: Mapping[str, Any], key: str, problems: list[Problem]) -> Decimal:
+    """One of the CDR's totals as a Decimal; 0 with a warning when it is not a number."""
+    value = cdr.get(key)
+    if type(value) is Decimal and value.is_finite():
+        return value  # what to_decimal returns for it: the typed copy's totals are Decimals
+    if value is None:
+        return ZERO
+    try:
+        return to_decimal(value, field=key)
+    except (TypeError, ValueError) as exc:
+        problems.append(Problem("INVALID_CDR_TOTAL", f"{exc}; 0 used", path=key, severity="warning"))
+        return ZERO
+
+
+_NET_PRICES: dict[tuple[int, int], tuple[object, object, tuple[Decimal, Decimal]]] = {}
+_NET_PRICES_LIMIT = 1024
+
+
 def _line(product: str, description: str, quantity: Decimal, unit: str, price: Decimal, tax: TaxTreatment,
           gross: bool, reference: Mapping[str, Any]) -> PriceLine:
     if not gross:
         return PriceLine(product, description, quantity, unit, price, line_net(quantity, price),
                          tax.rate, tax.treatment, tax.tax_class, reference=dict(reference))
-    # localcontext(prec=34)'s arithmetic, without entering a context per line (engine.money)
-    divisor = gross_divisor(tax.rate)
-    amount = line_net(quantity, price)
-    return PriceLine(product, description, quantity, unit, round_unit_price(exact_quotient(price, divisor)),
+    amount = line_net(quantity, price)  # first, as before: a number out of range fails as it did
+    divisor, unit_price = remembered_for_pair(_NET_PRICES, price, tax.rate, _net_price, _NET_PRICES_LIMIT)
+    return PriceLine(product, description, quantity, unit, unit_price,
                      round_amount(exact_quotient(amount, divisor)), tax.rate, tax.treatment, tax.tax_class,
                      gross=amount, unit_price_gross=price, reference=dict(reference))
+
+
+def _net_price(price: Decimal, rate: Decimal) -> tuple[Decimal, Decimal]:
+    """(1 + rate / 100, the net unit price of the gross ``price``): the same for every line at a
+    card's price and a VAT rate, both configuration constants (remembered per pair of objects).
+
+    localcontext(prec=34)'s arithmetic, without entering a context per line (engine.money).
+    """
+    divisor = gross_divisor(rate)
+    return divisor, round_unit_price(exact_quotient(price, divisor))
 
 
 def card_lines(card: RateCard, usage: Usage, *, tax: TaxTreatment, gross: bool, label: str,

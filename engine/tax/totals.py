@@ -21,7 +21,7 @@ from typing import Any, Iterable, Protocol, Sequence
 
 from engine.frozen import frozen
 from engine.money import (
-    CENT, exact_difference, exact_quotient, exact_sum, fmt, fmt_exact, gross_divisor, net_from_gross, round_amount,
+    CENT, exact_difference, exact_quotient, exact_sum, fmt, fmt_exact_constant, gross_divisor, net_from_gross, round_amount,
     vat_amount,
 )
 
@@ -52,7 +52,7 @@ class TaxGroup:
         return TaxGroup(self.tax_class, self.rate, -self.taxable, -self.vat, self.treatment, self.note, self.country)
 
     def to_json(self) -> dict[str, Any]:
-        return {"tax_class": self.tax_class, "rate": fmt_exact(self.rate), "taxable": fmt(self.taxable),
+        return {"tax_class": self.tax_class, "rate": fmt_exact_constant(self.rate), "taxable": fmt(self.taxable),
                 "vat": fmt(self.vat), "treatment": self.treatment, "note": self.note, "country": self.country}
 
 
@@ -71,7 +71,8 @@ class DocumentTotals:
         return self.line_total + self.vat_total
 
     def to_json(self) -> dict[str, Any]:
-        return {"excl_vat": fmt(self.excl_vat), "vat": fmt(self.vat_total), "incl_vat": fmt(self.incl_vat)}
+        line_total, vat_total = self.line_total, self.vat_total  # excl_vat and incl_vat, inlined
+        return {"excl_vat": fmt(line_total), "vat": fmt(vat_total), "incl_vat": fmt(line_total + vat_total)}
 
 
 def _group_key(line: TaxedLine) -> tuple[str, Decimal]:
