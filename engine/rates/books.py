@@ -93,7 +93,9 @@ class Plan:
 
         The source is shared: callers copy it before handing it out.
         """
-        return remembered(self._lookups, (day,), lambda: self._lookup(day), LOOKUP_LIMIT)
+        found = self._lookups.get((day,))  # remembered's first step, without making its closure
+        return found if found is not None else \
+            remembered(self._lookups, (day,), lambda: self._lookup(day), LOOKUP_LIMIT)
 
     def _lookup(self, day: date) -> tuple[PlanVersion | None, Mapping[str, Any] | None]:
         version = self.version_on(day)
@@ -185,8 +187,10 @@ class MspTariff:
         """
         if category is not None and type(category) is not str:   # odd facts (a list...): not remembered
             return self._lookup(day, power_type, category)
-        return remembered(self._lookups, (day, power_type, category),
-                          lambda: self._lookup(day, power_type, category), LOOKUP_LIMIT)
+        key = (day, power_type, category)
+        found = self._lookups.get(key)  # remembered's first step, without making its closure
+        return found if found is not None else \
+            remembered(self._lookups, key, lambda: self._lookup(day, power_type, category), LOOKUP_LIMIT)
 
     def _lookup(self, day: date, power_type: str | None,
                 category: str | None) -> tuple[MspVersion | None, MspPriceRow | None, Mapping[str, Any] | None]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Mapping
 
+from engine.memo import remembered
 from engine.problems import Problem
 from engine.tax.config import tax_rules_of
 from engine.tax.periods import as_date
@@ -20,7 +21,7 @@ def session_day(cdr: Mapping[str, Any], facts: Mapping[str, Any]) -> tuple[date 
     day = facts.get("session_date")
     if day:
         try:
-            return as_date(day), []
+            return (_day_of(day) if type(day) is str else as_date(day)), []
         except ValueError:
             pass
     start = cdr.get("start_date_time")
@@ -33,6 +34,16 @@ def session_day(cdr: Mapping[str, Any], facts: Mapping[str, Any]) -> tuple[date 
     except (TypeError, ValueError):
         return None, [Problem("SESSION_DATE_MISSING", "no session date: neither facts.session_date nor "
                               "start_date_time is usable", path="start_date_time")]
+
+
+_DAYS: dict[str, date] = {}
+_DAYS_LIMIT = 4096
+
+
+def _day_of(text: str) -> date:
+    """``as_date`` of a session date text, remembered: every session of a day has the same text
+    (as_date reads nothing but the text; a failure is raised again, as nothing is remembered)."""
+    return remembered(_DAYS, text, lambda: as_date(text), _DAYS_LIMIT)
 
 
 def location_country(cdr: Mapping[str, Any], facts: Mapping[str, Any]) -> str | None:
@@ -49,8 +60,9 @@ def cdr_reference(cdr: Mapping[str, Any]) -> dict[str, Any]:
     """What every line of a session carries so that it can be traced to its OCPI CDR."""
     ref: dict[str, Any] = {"cdr_id": cdr.get("id")}
     for key in ("session_id", "country_code", "party_id"):
-        if cdr.get(key) is not None:
-            ref[key] = cdr.get(key)
+        value = cdr.get(key)
+        if value is not None:
+            ref[key] = value
     if cdr.get("credit"):
         ref["credit"] = True
         ref["credit_reference_id"] = cdr.get("credit_reference_id")

@@ -81,8 +81,9 @@ def price_msp_session(cdr: Mapping[str, Any], facts: Mapping[str, Any], bundle: 
     problems += found
     problems += currency_check(cdr, tariff.currency, f"MSP tariff {tariff.id!r}")
     shown_category = category if category is not None else row.category
-    reference = dict(cdr_reference(cdr), tariff_id=tariff.id, version=version.version, power_type=power,
-                     category=shown_category, session_date=day.isoformat())
+    reference = cdr_reference(cdr)  # a new dict: completed here rather than copied
+    reference.update(tariff_id=tariff.id, version=version.version, power_type=power, category=shown_category,
+                     session_date=day.isoformat())
     lines = card_lines(row.card, usage, tax=tax, gross=False, label=f"{power} {shown_category}", reference=reference)
     return build_price(STREAM, lines, tax=tax, currency=tariff.currency, source=source, cdr_id=cdr_id,
                        **split_problems(problems))

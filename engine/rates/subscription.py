@@ -75,7 +75,8 @@ def price_subscription_session(cdr: Mapping[str, Any], facts: Mapping[str, Any],
     usage, found = usage_of(cdr, card)
     problems += found
     problems += currency_check(cdr, plan.currency, f"plan {plan.id!r}")
-    reference = dict(cdr_reference(cdr), plan_id=plan.id, version=version.version, power_type=power)
+    reference = cdr_reference(cdr)  # a new dict: completed here rather than copied
+    reference.update(plan_id=plan.id, version=version.version, power_type=power)
     lines = card_lines(card, usage, tax=tax, gross=plan.prices_include_vat, label=power, reference=reference)
     return build_price(STREAM, lines, prices_include_vat=plan.prices_include_vat, tax=tax, currency=plan.currency,
                        source=source, cdr_id=cdr_id, **split_problems(problems))

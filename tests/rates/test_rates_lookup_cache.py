@@ -85,3 +85,17 @@ def test_priced_sessions_do_not_share_the_source(repo):
         expected = dict(a.source)
         a.source["id"] = "changed"
         assert session("B").source == expected
+
+
+def test_session_days_remembered_by_text_are_the_parsed_days():
+    from engine.rates.common import session_day
+    from engine.tax.periods import as_date
+    for text in ("2026-10-05", "2026-10-05T08:00:00Z", "2026-02-30", "05.10.2026", "2026-10-06"):
+        for _ in range(2):
+            got = session_day({"start_date_time": "2026-01-01T00:00:00Z"}, {"session_date": text})
+            try:
+                want = as_date(text), []
+            except ValueError:  # not a date: the start's date, with a warning
+                want = date(2026, 1, 1), got[1]
+                assert [p.code for p in got[1]] == ["SESSION_DATE_MISSING"]
+            assert got == want, text
