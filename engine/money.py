@@ -89,7 +89,19 @@ def vat_breakdown(lines: Iterable[tuple[Decimal, Decimal]]) -> dict[Decimal, tup
 
 
 def gross_divisor(rate_percent: Decimal) -> Decimal:
-    """1 + rate / 100: what a gross amount is divided by to give its net (exact arithmetic)."""
+    """1 + rate / 100: what a gross amount is divided by to give its net (exact arithmetic).
+
+    A VAT rate is a configuration constant (one object for every CDR), so the divisor is
+    remembered per object (``remembered_for``: one object, one value, one divisor).
+    """
+    return remembered_for(_DIVISORS, rate_percent, _gross_divisor, _DIVISORS_LIMIT)
+
+
+_DIVISORS: dict[int, tuple[object, Decimal]] = {}
+_DIVISORS_LIMIT = 256
+
+
+def _gross_divisor(rate_percent: Decimal) -> Decimal:
     return _ARITH.add(1, _ARITH.divide(rate_percent, HUNDRED))
 
 

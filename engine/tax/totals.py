@@ -110,6 +110,12 @@ def settle_nets(lines: Sequence[TaxedLine], prices_include_vat: bool) -> list[De
     """The net of every line: as priced for net documents, allocated from gross for gross ones."""
     if not prices_include_vat:
         return [line.net for line in lines]
+    one_group = _one_group_nets(lines)
+    return one_group if one_group is not None else _grouped_nets(lines)
+
+
+def _grouped_nets(lines: Sequence[TaxedLine]) -> list[Decimal]:
+    """The nets of any gross lines (the specification ``_one_group_nets`` follows)."""
     nets: list[Decimal] = [ZERO] * len(lines)
     groups: dict[tuple[str, Decimal], list[int]] = {}
     for i, line in enumerate(lines):
@@ -120,6 +126,24 @@ def settle_nets(lines: Sequence[TaxedLine], prices_include_vat: bool) -> list[De
         for i, net in zip(idx, allocate_nets([lines[i].gross for i in idx], rate)):
             nets[i] = net
     return nets
+
+
+def _one_group_nets(lines: Sequence[TaxedLine]) -> list[Decimal] | None:
+    """``settle_nets`` of gross lines that all carry the first line's tax class and rate objects,
+    else None: they are one group (see ``_one_group_totals`` why), allocated in line order."""
+    if not lines:
+        return None
+    tax_class, rate = lines[0].tax_class, lines[0].tax_rate
+    if type(tax_class) is not str or type(rate) is not Decimal or rate.is_snan():
+        return None
+    grosses = []
+    for line in lines:
+        if line.tax_class is not tax_class or line.tax_rate is not rate:
+            return None
+        if line.gross is None:
+            raise ValueError("a gross-priced document needs a gross amount on every line")
+        grosses.append(line.gross)
+    return allocate_nets(grosses, rate)
 
 
 def document_totals(lines: Iterable[TaxedLine], *, prices_include_vat: bool = False,

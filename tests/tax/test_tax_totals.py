@@ -173,3 +173,26 @@ def test_one_group_totals_are_the_grouped_totals():
         fast += all(ln.tax_rate is lines[0].tax_rate and ln.tax_class is lines[0].tax_class for ln in lines)
     assert fast > 2000  # the one-group path was taken often
     assert document_totals([]) == _grouped_totals([], False, None, None)
+
+
+def test_one_group_nets_are_the_grouped_nets():
+    """settle_nets' one-group path against _grouped_nets (the specification), digit by digit."""
+    import random
+    from engine.tax.totals import _grouped_nets
+    rnd = random.Random(11)
+    for _ in range(6000):
+        lines = _random_lines(rnd, rnd.randint(1, 4))
+        assert _outcome(lambda: settle_nets(lines, True)) == _outcome(lambda: _grouped_nets(lines)), lines
+    assert settle_nets([], True) == _grouped_nets([]) == []
+
+
+def test_remembered_gross_divisors_are_worked_out_ones():
+    from decimal import localcontext
+
+    from engine.money import gross_divisor
+    for text in ("19", "19.0", "25.5", "0", "7.7", "-5", "1E+40", "NaN"):
+        for rate in (D(text), D(text)):
+            with localcontext() as ctx:
+                ctx.prec = 34
+                want = 1 + rate / 100
+            assert repr(gross_divisor(rate)) == repr(gross_divisor(rate)) == repr(want), text
