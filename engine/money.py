@@ -132,10 +132,25 @@ def net_from_gross(gross: Decimal, rate_percent: Decimal) -> tuple[Decimal, Deci
 
 
 def fmt(value: Decimal | None) -> str | None:
-    """Serialise an amount as a string with exactly 2 decimals (amounts leave the system as strings)."""
+    """Serialise an amount as a string with exactly 2 decimals (amounts leave the system as strings).
+
+    Amounts are rounded to the cent already, and the text of a Decimal of two decimals is
+    its rounded text: ``str`` shows exactly -exponent digits after the point (and never a point
+    in exponent notation), so a text ending in a point and two digits has exponent -2, which
+    ``quantize`` leaves as it is; at most 34 characters also keeps the coefficient within the
+    34 digits ``quantize`` may return. Any other value is rounded first, as ever.
+    """
     if value is None:
         return None
+    text = str(value)
+    if text[-3:-2] == "." and len(text) <= 34:
+        return text
     return str(value.quantize(CENT, ROUND_HALF_UP, _CONTEXT))  # round_amount, inlined (hot: to_json)
+
+
+def _fmt_rounded(value: Decimal) -> str:
+    """What ``fmt`` gives (its specification): the amount rounded to the cent, as text."""
+    return str(value.quantize(CENT, ROUND_HALF_UP, _CONTEXT))
 
 
 def fmt_exact(value: Decimal | None) -> str | None:

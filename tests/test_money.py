@@ -130,3 +130,31 @@ def test_unit_price_line_net_vat_and_gross_split_match_the_localcontext_versions
             assert _outcome(vat_amount, a, b) == _outcome(ref_vat, a, b), (a, b)
             if b > -100:
                 assert _outcome(net_from_gross, a, b) == _outcome(ref_gross, a, b), (a, b)
+
+
+def test_fmt_of_amounts_in_cents_is_the_rounded_text():
+    """fmt's shortcut for texts with two decimals against rounding every value (the
+    specification, _fmt_rounded): the same text or the same failure, odd values included."""
+    import random
+    from decimal import Decimal, InvalidOperation
+
+    from engine.money import _fmt_rounded, fmt
+
+    def outcome(f, value):
+        try:
+            return f(value)
+        except InvalidOperation as exc:
+            return type(exc).__name__
+
+    rnd = random.Random(13)
+    texts = ["0", "0.00", "-0.00", "0.0", "-0", "1.005", "12.34", "12.345", "1E+2", "1.2E+3", "1E-7", "1.23E-5",
+             "NaN", "-NaN", "Infinity", "-Infinity", "123456789012345678901234567890.12",
+             "1234567890123456789012345678901.12", "12345678901234567890123456789012.12",
+             "-1234567890123456789012345678901.12", "9" * 33 + ".99", "1E+30", "1.00E+2", "0E-2", "0E+2", "5E-2"]
+    for _ in range(20000):
+        digits = "".join(rnd.choice("0123456789") for _ in range(rnd.randint(1, 40)))
+        exponent = rnd.randint(-8, 4)
+        texts.append(("-" if rnd.random() < 0.3 else "") + digits + "E" + str(exponent))
+    for text in texts:
+        value = Decimal(text)
+        assert outcome(fmt, value) == outcome(_fmt_rounded, value), text
