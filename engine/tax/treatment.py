@@ -235,7 +235,7 @@ def decide_treatment(rules: TaxRules, stream: str, facts: Mapping[str, Any], *,
     key = _place_key(position, location_country, on)
     answer = rules.memo.get(key) if key is not None else None
     if answer is None:
-        treatment, found = _domestic(rules, rules.treatments[position], location_country, on)
+        treatment, found = _domestic(rules, rules.treatments[position], location_country, on, position)
         answer = (treatment, tuple(found))
         if key is not None:
             _remember(rules, key, answer)
@@ -290,17 +290,33 @@ def _decide_for(rules: TaxRules, stream: str, tf: Mapping[str, Any], position: i
     return TaxTreatment(rule.treatment, ZERO_RATE, country, tax_class, note, vat_id, rule.ref(), None), problems
 
 
-def _domestic(rules: TaxRules, rule: TreatmentRule, location_country: str | None,
-              on: date) -> tuple[TaxTreatment | None, list[Problem]]:
-    """A domestic rule's answer: taxed where the charge point is, at that country's rate that day."""
-    note = rules.notes.get(rule.note) if rule.note else None
-    tax_class = rule.tax_class or DEFAULT_TAX_CLASS[rule.treatment]
+def _domestic(rules: TaxRules, rule: TreatmentRule, location_country: str | None, on: date,
+              position: int | None = None) -> tuple[TaxTreatment | None, list[Problem]]:
+    """A domestic rule's answer: taxed where the charge point is, at that country's rate that day.
+
+    With the rule's ``position``, the treatment is remembered per country and VAT rate entry:
+    it reads nothing else (not the day: only which rate entry is valid on it), so one object -
+    and one rendering of its JSON - serves every day that rate is valid. The entry is keyed by
+    identity; it is one of ``rules.rates``, which lives as long as the memo.
+    """
     country = alpha2(location_country)
     rate = rules.rates.lookup(country, on, rule.rate_category)
     if rate is None:
         return None, [Problem("TAX_NO_RATE", f"no {rule.rate_category} VAT rate for country "
                               f"{location_country!r} on {on.isoformat()}", path="cdr_location.country")]
-    return TaxTreatment(DOMESTIC, rate.rate, country, tax_class, note, None, rule.ref(), rate.source()), []
+    if position is None:
+        return _domestic_treatment(rules, rule, country, rate), []
+    key = (position, (country, id(rate)))  # two items: never a buyer's or a place's key
+    known = rules.memo.get(key)
+    if known is None:
+        known = _remember(rules, key, _domestic_treatment(rules, rule, country, rate))
+    return known, []
+
+
+def _domestic_treatment(rules: TaxRules, rule: TreatmentRule, country: str | None, rate: VatRate) -> TaxTreatment:
+    note = rules.notes.get(rule.note) if rule.note else None
+    tax_class = rule.tax_class or DEFAULT_TAX_CLASS[rule.treatment]
+    return TaxTreatment(DOMESTIC, rate.rate, country, tax_class, note, None, rule.ref(), rate.source())
 
 
 def rate_for(rules: TaxRules, country: str | None, on: date, category: str = STANDARD) -> VatRate | None:

@@ -230,3 +230,17 @@ def test_the_memo_stays_bounded(monkeypatch):
     for i, (stream, facts) in enumerate(_buyers()):
         decide_treatment(rules, stream, facts, location_country="DEU", on=DAY)
         assert len(rules.memo) <= 5
+
+
+def test_a_domestic_treatment_is_one_object_while_its_rate_is_valid():
+    rules = _fresh_rules()
+    b2c = {"customer": {"country": "AT", "type": "B2C"}}
+
+    def on(day):
+        return decide_treatment(rules, "subscription", b2c, location_country="FIN", on=day)[0]
+
+    assert on(date(2024, 9, 1)) is on(date(2024, 10, 1)) is on(DAY)
+    assert on(date(2024, 8, 31)) is on(date(2024, 1, 1))
+    assert on(date(2024, 8, 31)) is not on(date(2024, 9, 1))
+    assert (on(date(2024, 8, 31)).rate, on(date(2024, 9, 1)).rate) == (Decimal("24"), Decimal("25.5"))
+    assert on(DAY) is not decide_treatment(rules, "subscription", b2c, location_country="DEU", on=DAY)[0]
