@@ -157,7 +157,9 @@ def fmt_exact(value: Decimal | None) -> str | None:
     """Serialise a quantity or unit price without losing digits and without exponent notation."""
     if value is None:
         return None
-    text = format(value, "f")
+    text = str(value)  # Decimal's str is format "f" unless it uses exponent notation (cheaper)
+    if "E" in text:
+        text = format(value, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".") or "0"
     return text

@@ -158,3 +158,29 @@ def test_fmt_of_amounts_in_cents_is_the_rounded_text():
     for text in texts:
         value = Decimal(text)
         assert outcome(fmt, value) == outcome(_fmt_rounded, value), text
+
+
+def test_fmt_exact_is_the_fixed_point_text_without_trailing_zeros():
+    """fmt_exact (str unless it has an exponent) against format "f" for every value (the
+    specification), odd values included."""
+    import random
+    from decimal import Decimal
+
+    from engine.money import fmt_exact
+
+    def spec(value):
+        text = format(value, "f")
+        if "." in text:
+            text = text.rstrip("0").rstrip(".") or "0"
+        return text
+
+    rnd = random.Random(17)
+    texts = ["0", "-0", "0.000", "-0E-3", "0E-7", "0E+2", "1E+2", "1.50", "123E-8", "1E-7", "NaN", "-NaN", "sNaN",
+             "NaN123", "Infinity", "-Infinity", "19", "25.5", "25.50", "-1.5E+3"]
+    for _ in range(20000):
+        digits = "".join(rnd.choice("0123456789") for _ in range(rnd.randint(1, 30)))
+        texts.append(("-" if rnd.random() < 0.3 else "") + digits + "E" + str(rnd.randint(-12, 6)))
+    for text in texts:
+        value = Decimal(text)
+        assert fmt_exact(value) == spec(value), text
+    assert fmt_exact(None) is None
