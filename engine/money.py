@@ -72,12 +72,13 @@ def round_unit_price(value: Decimal) -> Decimal:
 
 def line_net(quantity: Decimal, unit_price: Decimal) -> Decimal:
     """Line net = quantity x unit price, rounded once to 2 dp."""
-    return round_amount(_ARITH.multiply(quantity, unit_price))
+    return _ARITH.multiply(quantity, unit_price).quantize(CENT, ROUND_HALF_UP, _CONTEXT)  # round_amount, inlined
 
 
 def vat_amount(summed_nets: Decimal, rate_percent: Decimal) -> Decimal:
     """VAT for one rate on the sum of the nets at that rate (BR-CO-17), rounded once."""
-    return round_amount(_ARITH.divide(_ARITH.multiply(summed_nets, rate_percent), HUNDRED))
+    return _ARITH.divide(_ARITH.multiply(summed_nets, rate_percent), HUNDRED).quantize(
+        CENT, ROUND_HALF_UP, _CONTEXT)  # round_amount, inlined
 
 
 def vat_breakdown(lines: Iterable[tuple[Decimal, Decimal]]) -> dict[Decimal, tuple[Decimal, Decimal]]:

@@ -80,7 +80,7 @@ def usage_of(cdr: Mapping[str, Any], card: RateCard | None = None) -> tuple[Usag
     total = _total(cdr, "total_time", problems)
     parking = _total(cdr, "total_parking_time", problems)
     charging = total - parking
-    if charging < 0:
+    if charging < ZERO:  # (a Decimal: the int 0 would be converted for every session)
         problems.append(Problem("PARKING_EXCEEDS_TOTAL_TIME", "total_parking_time exceeds total_time; "
                                 "charging time taken as 0", path="total_parking_time", severity="warning"))
         charging = ZERO
