@@ -143,9 +143,10 @@ def fmt(value: Decimal | None) -> str | None:
     """
     if value is None:
         return None
-    text = str(value)
-    if text[-3:-2] == "." and len(text) <= 34:
-        return text
+    if type(value) is Decimal:  # (a subclass may show itself otherwise)
+        text = str(value)
+        if text[-3:-2] == "." and len(text) <= 34:
+            return text
     return str(value.quantize(CENT, ROUND_HALF_UP, _CONTEXT))  # round_amount, inlined (hot: to_json)
 
 
@@ -158,7 +159,8 @@ def fmt_exact(value: Decimal | None) -> str | None:
     """Serialise a quantity or unit price without losing digits and without exponent notation."""
     if value is None:
         return None
-    text = str(value)  # Decimal's str is format "f" unless it uses exponent notation (cheaper)
+    # a Decimal's str is its format "f" unless it uses exponent notation, and cheaper
+    text = str(value) if type(value) is Decimal else format(value, "f")
     if "E" in text:
         text = format(value, "f")
     if "." in text:

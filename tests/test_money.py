@@ -159,6 +159,12 @@ def test_fmt_of_amounts_in_cents_is_the_rounded_text():
         value = Decimal(text)
         assert outcome(fmt, value) == outcome(_fmt_rounded, value), text
 
+    class Shown(Decimal):
+        def __str__(self):
+            return "shown"
+
+    assert fmt(Shown("1.50")) == _fmt_rounded(Shown("1.50")) == "1.50"  # a subclass is rounded, as ever
+
 
 def test_fmt_exact_is_the_fixed_point_text_without_trailing_zeros():
     """fmt_exact (str unless it has an exponent) against format "f" for every value (the
@@ -184,3 +190,10 @@ def test_fmt_exact_is_the_fixed_point_text_without_trailing_zeros():
         value = Decimal(text)
         assert fmt_exact(value) == spec(value), text
     assert fmt_exact(None) is None
+
+    class Shown(Decimal):
+        def __str__(self):
+            return "shown"
+
+    for value in (10, -3, Shown("1.50"), Shown("1E+2")):  # not a Decimal: format "f", as ever
+        assert fmt_exact(value) == spec(value)
