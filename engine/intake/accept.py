@@ -90,7 +90,7 @@ def _accept_line(line: cdrline.CdrLine, default_party: tuple[str, str] | None) -
     or, where cdrline cannot vouch for that, :func:`accept` of ``line.value()``."""
     try:
         cdr = cdrline.typed_cdr(line)
-        checked = None if cdr is None else checks.check_cdr(cdr)
+        checked = None if cdr is None else _check_line_cdr(cdr, line)
     except Exception:  # noqa: BLE001 - a bug must not cost the CDR: the usual (guarded) route decides
         cdr = checked = None
     if cdr is None or checked is None:
@@ -101,6 +101,14 @@ def _accept_line(line: cdrline.CdrLine, default_party: tuple[str, str] | None) -
                               warnings=check_warnings, key=_key(cdr))
     result.raw = line
     return result
+
+
+def _check_line_cdr(cdr: dict[str, Any], line: cdrline.CdrLine) -> tuple[list[Problem], list[Problem]]:
+    """check_cdr's (errors, warnings) for a CDR typed by cdrline: nothing, without check_cdr,
+    when checks.quiet_line_cdr can tell (nearly always)."""
+    if checks.quiet_line_cdr(cdr, line.tariff_currencies):
+        return [], []
+    return checks.check_cdr(cdr)
 
 
 def _accept(data: Any, default_party: tuple[str, str] | None, *, lenient: bool) -> IntakeResult:

@@ -58,6 +58,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from engine.intake import checks
 from engine.memo import remembered
 
 _SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schemas" / "cdr.schema.json"
@@ -201,13 +202,15 @@ _VALUE = len(_START) if _START is not None else 0
 class CdrLine:
     """A JSON Lines line that decoded as a 2.2.1 CDR; ``value()`` is its parsed JSON, made on demand."""
 
-    __slots__ = ("text", "struct", "_value", "_parse")
+    __slots__ = ("text", "struct", "_value", "_parse", "tariff_currencies")
 
     def __init__(self, text: str, struct: Any, parse: Any):
         self.text = text
         self.struct = struct
         self._parse = parse  # the reader's parse of a line: what RawItem.data always was
         self._value: Any = _NOT_PARSED
+        # (set by typed_cdr: the currencies of tariffs check_tariff finds nothing in, else None)
+        self.tariff_currencies: tuple[str, ...] | None = None
 
     def value(self) -> Any:
         if self._value is _NOT_PARSED:
@@ -387,7 +390,8 @@ TARIFF_MEMO_LIMIT = 512  # distinct tariffs arrays remembered (cleared when full
 
 
 def _typed_tariffs(raw: bytes) -> Any:
-    """The typed ``tariffs`` of a CDR whose ``tariffs`` JSON text is ``raw``, or _DOUBTFUL.
+    """(the typed ``tariffs`` of a CDR whose ``tariffs`` JSON text is ``raw``, their currencies
+    when checks.check_tariff finds nothing in any of them else None), or _DOUBTFUL.
 
     The same checks as for the rest of the CDR (canonical round trip, patterns, typing); a
     tariffs array depends on nothing else in the CDR, so the answer is remembered by its text:
@@ -407,7 +411,19 @@ def _typed_tariffs(raw: bytes) -> Any:
     except _Doubtful:
         return _DOUBTFUL
     joined = "".join(cistrings)
-    return tariffs if joined.isascii() and joined.isprintable() else _DOUBTFUL
+    if not joined.isascii() or not joined.isprintable():
+        return _DOUBTFUL
+    return tariffs, _quiet_currencies(tariffs)
+
+
+def _quiet_currencies(tariffs: list[dict[str, Any]]) -> tuple[str, ...] | None:
+    """The distinct currencies of ``tariffs`` when check_tariff finds nothing in any of them
+    (what check_cdr finds in a tariff is check_tariff's findings and a currency unlike the
+    CDR's), else None."""
+    for tariff in tariffs:
+        if checks.check_tariff(tariff) != ([], []):
+            return None
+    return tuple(sorted({tariff["currency"] for tariff in tariffs}))
 
 
 def typed_cdr(line: CdrLine) -> dict[str, Any] | None:
@@ -421,10 +437,13 @@ def typed_cdr(line: CdrLine) -> dict[str, Any] | None:
     raw = struct.tariffs
     if raw is not msgspec.UNSET:
         text = bytes(raw)
-        tariffs = remembered(_TARIFF_MEMO, text, lambda: _typed_tariffs(text), TARIFF_MEMO_LIMIT)
-        if tariffs is _DOUBTFUL:
+        typed = remembered(_TARIFF_MEMO, text, lambda: _typed_tariffs(text), TARIFF_MEMO_LIMIT)
+        if typed is _DOUBTFUL:
             return None
+        tariffs, line.tariff_currencies = typed
         cdr["tariffs"] = msgspec.to_builtins(tariffs, builtin_types=_BUILTIN)  # (new lists and dicts)
+    else:
+        line.tariff_currencies = ()
     try:
         _typed(cdr)
     except _Doubtful:

@@ -184,3 +184,50 @@ def _tariff(tariff: dict[str, Any], path: str, found: _Findings, currency_code: 
                     where = join_path(where, step)
                 found.warn(VAT_FRACTION, f"vat {vat} looks like a fraction; OCPI vat is a percentage "
                            f"({(vat * 100).normalize():f} %?). Kept as given", where)
+
+
+def quiet_line_cdr(cdr: dict[str, Any], tariff_currencies: tuple[str, ...] | None) -> bool:
+    """True when :func:`check_cdr` finds nothing in ``cdr``, a CDR typed by cdrline.typed_cdr;
+    False when it may find something (then ask it). Nearly every CDR is quiet.
+
+    Why True means ``check_cdr(cdr) == ([], [])``: on that path the types check_cdr tests for are
+    certain (the required DateTimes are datetimes, every period has a datetime start and dimensions
+    with a type, prices are dicts of Decimals with excl_vat, the totals Decimals, ``credit`` a bool
+    when present), so what is left is each of check_cdr's conditions, tested here in the same
+    order of reading and without a message: end not before start, every period within the
+    tolerated session and not before the previous one and without a Session-only dimension, no
+    credit (a credit CDR always goes to check_cdr) and no credit_reference_id, a non-credit id of
+    at most 36 characters, no negative amount and no incl_vat below excl_vat (for non-negative
+    amounts ``abs`` changes nothing), a known currency. The tariffs' own findings depend on
+    nothing else in the CDR: cdrline remembers per tariffs text whether check_tariff finds
+    nothing in any of them (``tariff_currencies``: their currencies then, else None), so only
+    the currency mismatch is left to test."""
+    if tariff_currencies is None or cdr.get("credit") is True or cdr.get("credit_reference_id"):
+        return False
+    currency = cdr["currency"]
+    if currency not in ISO_4217 or any(t_currency != currency for t_currency in tariff_currencies):
+        return False
+    start, end = cdr["start_date_time"], cdr["end_date_time"]
+    if end < start or len(cdr["id"]) > NON_CREDIT_ID_LENGTH:
+        return False
+    previous = start - PERIOD_TOLERANCE  # (then each start: a start at or after it is after the earliest too)
+    for period in cdr["charging_periods"]:
+        began = period["start_date_time"]
+        if not (previous <= began <= end) or not SESSION_ONLY_DIMENSIONS.isdisjoint(
+                map(dict.get, period["dimensions"], repeat("type"))):
+            return False
+        previous = began
+    return _quiet_totals(cdr)
+
+
+def _quiet_totals(cdr: dict[str, Any]) -> bool:
+    """:func:`_totals` of a non-credit CDR from cdrline finds nothing."""
+    for key in PRICES:
+        price = cdr.get(key)
+        if price is not None:
+            excl, incl = price["excl_vat"], price.get("incl_vat")
+            if excl < _ZERO or (incl is not None and (incl < _ZERO or incl < excl)):
+                return False
+    parking = cdr.get("total_parking_time")
+    return not (cdr["total_energy"] < _ZERO or cdr["total_time"] < _ZERO
+                or (parking is not None and parking < _ZERO))

@@ -259,6 +259,7 @@ def test_a_failure_on_the_new_path_is_the_usual_routes_to_report(monkeypatch):
     def broken(cdr):
         raise RuntimeError("bug")
     monkeypatch.setattr(checks, "check_cdr", broken)
+    monkeypatch.setattr(checks, "quiet_line_cdr", broken)
     got, want = accept(item.cdr_line), accept(item.data)
     assert [p.code for p in got.problems] == [p.code for p in want.problems] == ["intake.internal"]
 
