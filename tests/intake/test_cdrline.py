@@ -56,6 +56,7 @@ def canonical(data: Any, model: Any = cdrline.MODEL) -> Any:
         types = {f.name: f.type for f in hints}
         if model is cdrline.MODEL:
             types["tariffs"] = cdrline.TARIFFS  # (raw JSON in the CDR Struct)
+            types["cdr_location"] = cdrline.LOCATION
         ordered = {k: canonical(data[k], _inner(types[k])) for k in model.__struct_fields__ if k in data}
         ordered.update((k, v) for k, v in data.items() if k not in ordered)
         return ordered
@@ -289,3 +290,19 @@ def test_lookup_keys_are_the_parsed_fields_the_prefetch_reads():
     del data["session_id"]
     (item,) = read_items(io.BytesIO(line_of(data).encode()), "x.jsonl")
     assert "session_id" not in item.cdr_line.lookup_keys()
+
+
+def test_remembered_locations_are_never_shared_and_a_changed_one_is_a_new_answer():
+    cdrline._LOCATION_MEMO.clear()
+    data = fast_cdr()
+    first, second = (cdrline.typed_cdr(cdrline.decode(line_of(data), _line_value)) for _ in range(2))
+    assert len(cdrline._LOCATION_MEMO) == 1 and first["cdr_location"] == second["cdr_location"]
+    first["cdr_location"]["coordinates"]["latitude"] = "0.000000"
+    first["cdr_location"]["id"] = "moved"
+    assert second["cdr_location"]["coordinates"]["latitude"] != "0.000000" != second["cdr_location"]["id"]
+    data["cdr_location"]["evse_id"] = "BE*BEC*E041503099"
+    changed = cdrline.typed_cdr(cdrline.decode(line_of(data), _line_value))
+    assert changed["cdr_location"]["evse_id"] == "BE*BEC*E041503099" != second["cdr_location"]["evse_id"]
+    assert len(cdrline._LOCATION_MEMO) == 2
+    data["cdr_location"]["country"] = "bé"  # (doubtful: the usual route; remembered as such)
+    assert cdrline.typed_cdr(cdrline.decode(line_of(data), _line_value)) is None
