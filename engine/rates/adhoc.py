@@ -13,7 +13,6 @@ difference; a difference beyond the tolerance is a warning for the analyst, not 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Mapping
 
@@ -120,6 +119,18 @@ def charged_amount(facts: Mapping[str, Any], price: StreamPrice, tax: TaxTreatme
     return charged, difference, problems
 
 
+def _finished(price: StreamPrice, **changes: Any) -> StreamPrice:
+    """``dataclasses.replace(price, **changes)`` for a StreamPrice just made by ``build_price``
+    (the charge needs its totals), without ``replace``'s walk over the fields' definitions.
+
+    Why it is the same: a @frozen dataclass has only plain init fields (engine/frozen.py
+    refuses anything else) and nothing has set another attribute on a new StreamPrice (it is
+    frozen), so its ``vars`` are exactly its fields' names and values, which ``replace``
+    passes on for every field not in ``changes``; an attribute that is not a field would be
+    refused by ``__init__`` rather than dropped."""
+    return StreamPrice(**{**vars(price), **changes})
+
+
 def price_adhoc(cdr: Mapping[str, Any], facts: Mapping[str, Any], bundle: Any, *,
                 with_charge: bool = True) -> StreamPrice:
     """Price one ad-hoc session (``with_charge=False`` for credit/recomputation: no PSP link)."""
@@ -160,5 +171,5 @@ def price_adhoc(cdr: Mapping[str, Any], facts: Mapping[str, Any], bundle: Any, *
         charged, difference, found = charged_amount(facts, price, tax)
         problems += found
         charge = {"charged": charged, "difference": difference}
-    return replace(price, **charge, warnings=tuple(p for p in problems if not p.is_error),
+    return _finished(price, **charge, warnings=tuple(p for p in problems if not p.is_error),
                    errors=tuple(p for p in problems if p.is_error))

@@ -100,3 +100,23 @@ def test_amounts_leave_as_strings(repo):
         else:
             yield node
     assert not any(isinstance(v, (float, Decimal)) for v in walk(j))
+
+
+def test_finished_is_dataclasses_replace(repo):
+    """adhoc._finished (the charge and problems set on a new StreamPrice) against
+    dataclasses.replace, its specification: equal values, every field (by repr), a new object."""
+    from dataclasses import fields, replace
+
+    from engine.problems import Problem
+    from engine.rates.adhoc import _finished
+
+    cdr = make_cdr(tariffs=[TARIFF], energy="18.421", hours="1.5")
+    made = price_for_stream("adhoc", cdr, make_facts(psp_amount="12.95"), repo)
+    changes = [{}, {"charged": {"amount": D("1.0")}, "difference": D("-0.00")},
+               {"warnings": (Problem("X", "x", severity="warning"),), "errors": (Problem("Y", "y"),)},
+               {"charged": None, "difference": None, "warnings": (), "errors": ()}]
+    for change in changes:
+        ours, spec = _finished(made, **change), replace(made, **change)
+        assert ours is not made
+        assert [repr(getattr(ours, f.name)) for f in fields(spec)] == [repr(getattr(spec, f.name)) for f in fields(spec)]
+        assert ours == spec and ours.to_json() == spec.to_json()
