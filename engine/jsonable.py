@@ -51,6 +51,12 @@ def json_object(value: dict[Any, Any]) -> dict[str, Any]:
     return _dict(value)
 
 
+def is_flat_json(value: dict[Any, Any]) -> bool:
+    """Whether ``json_object`` of the dict ``value`` is a plain copy (str keys, JSON scalar values);
+    for a caller that copies one dict several times and checks it once."""
+    return _STR.issuperset(map(type, value)) and _AS_IS.issuperset(map(type, value.values()))
+
+
 def _general(value: Any) -> Any:
     """Everything that is not an exact core type, in the original order of precedence."""
     if isinstance(value, dict):

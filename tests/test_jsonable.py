@@ -69,3 +69,14 @@ def test_json_object_is_to_jsonable_of_a_dict_as_a_new_dict():
         assert got == to_jsonable(value) == reference(value)
         assert got is not value
         assert [type(k) for k in got] == [type(k) for k in reference(value)]
+
+
+def test_is_flat_json_says_when_json_object_is_a_plain_copy():
+    from engine.jsonable import is_flat_json, json_object
+    flat = {"cdr_id": "C", "n": 1, "ok": True, "none": None, "f": 1.5}
+    assert is_flat_json(flat) and is_flat_json({})
+    for value in (flat, {}):
+        assert json_object(value) == dict(value) and [type(v) for v in json_object(value).values()] == \
+            [type(v) for v in value.values()]
+    for odd in ({"a": {"b": 1}}, {"t": Text("x")}, {2: "k"}, {"d": Decimal("1")}, {"l": []}, {"n": 1, Text("k"): 1}):
+        assert not is_flat_json(odd)

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
 from engine.frozen import frozen
-from engine.jsonable import json_object
+from engine.jsonable import is_flat_json, json_object
 from engine.memo import remembered, remembered_for
 from engine.money import fmt, fmt_exact, fmt_exact_constant, round_unit_price, to_decimal
 from engine.problems import Problem
@@ -53,7 +53,9 @@ class PriceLine:
         return replace(self, net=-self.net, gross=None if self.gross is None else -self.gross,
                        quantity=-self.quantity)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, reference_json: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``reference_json``: a new copy of the reference's JSON when the caller has it already
+        (``_lines_json``: the lines of a session share one reference); else it is made here."""
         out = {
             "product": self.product,
             "description": self.description,
@@ -69,7 +71,7 @@ class PriceLine:
             out["gross"] = fmt(self.gross)
             out["unit_price_gross"] = _price(self.unit_price_gross)
         if self.reference:
-            out["reference"] = _json_object(self.reference)
+            out["reference"] = reference_json if reference_json is not None else _json_object(self.reference)
         return out
 
     @classmethod
@@ -81,6 +83,25 @@ class PriceLine:
             tax_rate=to_decimal(data.get("tax_rate") or "0"), tax_treatment=data.get("tax_treatment", ""),
             tax_class=data.get("tax_class", ""), gross=_dec(data.get("gross")),
             unit_price_gross=_dec(data.get("unit_price_gross")), reference=dict(data.get("reference") or {}))
+
+
+def _lines_json(lines: Sequence[PriceLine]) -> list[dict[str, Any]]:
+    """The lines' JSON; a reference that is one object with the previous line's is rendered once.
+
+    Why it is the same: ``json_object`` of a dict is a plain copy exactly when ``is_flat_json``
+    (the session references are: ``card_lines`` shares one between a session's lines), and
+    rendering reads the reference without changing it, so a dict found flat stays flat for the
+    next lines: a plain copy each (every line still gets its own dict) is what ``json_object``
+    would return. Anything else (not a dict, empty, not flat) is rendered by the line itself.
+    """
+    out = []
+    flat = None  # a reference found flat: a non-empty dict of str keys and JSON scalar values
+    for line in lines:
+        ref = line.reference
+        if ref is not flat:
+            flat = ref if type(ref) is dict and ref and is_flat_json(ref) else None
+        out.append(line.to_json(dict(ref)) if flat is not None else line.to_json())
+    return out
 
 
 def _json_object(mapping: Mapping[str, Any]) -> dict[str, Any]:
@@ -166,7 +187,7 @@ class StreamPrice:
             "cdr_id": self.cdr_id,
             "currency": self.currency,
             "prices_include_vat": self.prices_include_vat,
-            "lines": [line.to_json() for line in self.lines],
+            "lines": _lines_json(self.lines),
             "total_cost": self.totals.to_json(),
             "tax": [g.to_json() for g in self.totals.groups],
             "tax_treatment": self.tax.to_jsonable() if self.tax else None,

@@ -111,12 +111,12 @@ def _line(product: str, description: str, quantity: Decimal, unit: str, price: D
           gross: bool, reference: Mapping[str, Any]) -> PriceLine:
     if not gross:
         return PriceLine(product, description, quantity, unit, price, line_net(quantity, price),
-                         tax.rate, tax.treatment, tax.tax_class, reference=dict(reference))
+                         tax.rate, tax.treatment, tax.tax_class, reference=reference)
     amount = line_net(quantity, price)  # first, as before: a number out of range fails as it did
     divisor, unit_price = remembered_for_pair(_NET_PRICES, price, tax.rate, _net_price, _NET_PRICES_LIMIT)
     return PriceLine(product, description, quantity, unit, unit_price,
                      round_amount(exact_quotient(amount, divisor)), tax.rate, tax.treatment, tax.tax_class,
-                     gross=amount, unit_price_gross=price, reference=dict(reference))
+                     gross=amount, unit_price_gross=price, reference=reference)
 
 
 def _net_price(price: Decimal, rate: Decimal) -> tuple[Decimal, Decimal]:
@@ -135,6 +135,10 @@ def card_lines(card: RateCard, usage: Usage, *, tax: TaxTreatment, gross: bool, 
 
     A priced dimension with no usage gives no line; the energy line is always shown when the
     card prices energy, so every document says how many kWh it is about.
+
+    The lines share ``reference`` (not a copy each): a line is frozen and nothing mutates its
+    reference (its JSON is a copy, ``PriceLine.to_json``), and the session pricers hand over a
+    new dict of their own. Sharing also lets ``StreamPrice.to_json`` check it once.
     """
     lines: list[PriceLine] = []
     suffix = f" ({label})" if label else ""
