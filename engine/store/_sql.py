@@ -24,11 +24,12 @@ def utcnow() -> datetime:
 @lru_cache(maxsize=None)
 def _insert_ignore_statement(dialect: str, table: Table, conflict: tuple[str, ...]) -> Any:
     module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(table).on_conflict_do_nothing(index_elements=list(conflict)).returning(table.c.id)
+    return module.insert(table).on_conflict_do_nothing(index_elements=list(conflict) or None).returning(table.c.id)
 
 
 def insert_ignore(session: Session, model: type, values: dict[str, Any], conflict: list[str]) -> int | None:
     """Insert a row unless one with the same ``conflict`` columns exists; the new id or None.
+    An empty ``conflict`` ignores a clash with any unique constraint of the table.
 
     The statement is built once per table and the values go in as parameters, so SQLAlchemy's
     compiled-statement cache applies (this runs once per ingested CDR)."""

@@ -47,10 +47,14 @@ def _range(session: Session, stream: str, year: int, prefix: str | None) -> Numb
                                                              NumberRange.year == year)).scalar_one_or_none()
     if owner is not None and owner != stream:
         raise NumberError(f"prefix {chosen!r} is already used by stream {owner!r} in {year}")
-    # Two callers may create the same range at once: the loser's insert does nothing.
-    insert_ignore(session, NumberRange, {"stream": stream, "prefix": chosen, "year": year, "next_value": 1},
-                  ["stream", "year"])
-    return session.execute(query).scalar_one()
+    # Two callers may create the same range at once: the loser's insert does nothing. Any unique
+    # constraint, not only (stream, year): on PostgreSQL the loser can meet the winner's row on
+    # (prefix, year) first, which ON CONFLICT (stream, year) would raise as a UniqueViolation.
+    insert_ignore(session, NumberRange, {"stream": stream, "prefix": chosen, "year": year, "next_value": 1}, [])
+    found = session.execute(query).scalar_one_or_none()
+    if found is None:  # (the prefix was taken by another stream's range created meanwhile)
+        raise NumberError(f"prefix {chosen!r} is already used by another stream in {year}")
+    return found
 
 
 def next_number(session: Session, stream: str, year: int, *, prefix: str | None = None,
