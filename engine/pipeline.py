@@ -102,10 +102,10 @@ class Pipeline:
         decision.exception = match.exception
         if not match.stream:
             return decision
-        try:
-            price = price_for_stream(match.stream, cdr, facts, self.bundle, original=self._original_of(cdr))
+        price = price_for_stream(match.stream, cdr, facts, self.bundle, original=self._original_of(cdr))
+        try:  # (price_for_stream catches its own; this is a unit price too large to show: pricing/outofrange.py)
             decision.pricing = price.to_json()
-        except ArithmeticError as exc:  # a unit price too large to show (pricing/outofrange.py)
+        except ArithmeticError as exc:
             price = failed(match.stream, [out_of_range_problem(cdr, exc)], cdr_id=cdr.get("id"))
             decision.pricing = price.to_json()
         if price.errors:
