@@ -23,7 +23,10 @@ from engine.pricing.result import PriceResult
 from engine.problems import Problem
 from engine.rates.common import cdr_reference, currency_check, session_day, treatment
 from engine.rates.config import tariffs_of
-from engine.rates.model import DISCOUNT, ENERGY, PARKING, SESSION_FEE, TIME, PriceLine, StreamPrice, build_price, failed
+from engine.rates.model import (
+    DISCOUNT, ENERGY, PARKING, SESSION_FEE, TIME, PriceLine, StreamPrice, failed, totals_of,
+)
+from engine.tax.totals import DocumentTotals
 from engine.tax.treatment import TaxTreatment
 
 STREAM = "adhoc"
@@ -88,9 +91,10 @@ def _vat_checks(result: PriceResult, tax: TaxTreatment) -> list[Problem]:
     return []
 
 
-def charged_amount(facts: Mapping[str, Any], price: StreamPrice, tax: TaxTreatment | None
+def charged_amount(facts: Mapping[str, Any], totals: DocumentTotals, currency: str | None, tax: TaxTreatment | None
                    ) -> tuple[dict[str, Any] | None, Decimal | None, list[Problem]]:
-    """What the PSP captured (gross), its net/VAT split, and charged − recomputed incl. VAT."""
+    """What the PSP captured (gross), its net/VAT split, and charged − recomputed incl. VAT
+    (``totals`` and ``currency``: the priced document's)."""
     psp = facts.get("psp") or {}
     if psp.get("amount") is None:
         return None, None, [Problem("PSP_AMOUNT_MISSING", "no captured PSP amount: the receipt shows the "
@@ -100,35 +104,24 @@ def charged_amount(facts: Mapping[str, Any], price: StreamPrice, tax: TaxTreatme
         amount = to_decimal(psp["amount"], field="facts.psp.amount")
     except (TypeError, ValueError) as exc:
         return None, None, [Problem("PSP_AMOUNT_INVALID", str(exc), path="facts.psp.amount", severity="warning")]
-    currency = psp.get("currency")
-    charged: dict[str, Any] = {"amount": amount, "currency": currency, "psp_id": psp.get("id"),
+    psp_currency = psp.get("currency")
+    charged: dict[str, Any] = {"amount": amount, "currency": psp_currency, "psp_id": psp.get("id"),
                                "captured": psp.get("captured")}
-    if tax is not None and len(price.totals.groups) <= 1:
+    if tax is not None and len(totals.groups) <= 1:
         net, vat = net_from_gross(amount, tax.rate)
         charged.update(excl_vat=net, vat=vat)
-    if currency and price.currency and str(currency).upper() != price.currency:
-        problems.append(Problem("PSP_CURRENCY_DIFFERS", f"the PSP charged {currency}, the tariff is in "
-                                f"{price.currency}", path="facts.psp.currency", severity="warning"))
-    difference = amount - price.incl_vat
+    if psp_currency and currency and str(psp_currency).upper() != currency:
+        problems.append(Problem("PSP_CURRENCY_DIFFERS", f"the PSP charged {psp_currency}, the tariff is in "
+                                f"{currency}", path="facts.psp.currency", severity="warning"))
+    incl_vat = totals.incl_vat
+    difference = amount - incl_vat
     if difference:
         ok = abs(difference) <= TOLERANCE
         problems.append(Problem(
             "PSP_AMOUNT_DIFFERENCE" if ok else "PSP_AMOUNT_MISMATCH",
-            f"the PSP captured {amount}, the recomputed price is {price.incl_vat} incl. VAT "
+            f"the PSP captured {amount}, the recomputed price is {incl_vat} incl. VAT "
             f"(difference {difference})", path="facts.psp.amount", severity="info" if ok else "warning"))
     return charged, difference, problems
-
-
-def _finished(price: StreamPrice, **changes: Any) -> StreamPrice:
-    """``dataclasses.replace(price, **changes)`` for a StreamPrice just made by ``build_price``
-    (the charge needs its totals), without ``replace``'s walk over the fields' definitions.
-
-    Why it is the same: a @frozen dataclass has only plain init fields (engine/frozen.py
-    refuses anything else) and nothing has set another attribute on a new StreamPrice (it is
-    frozen), so its ``vars`` are exactly its fields' names and values, which ``replace``
-    passes on for every field not in ``changes``; an attribute that is not a field would be
-    refused by ``__init__`` rather than dropped."""
-    return StreamPrice(**{**vars(price), **changes})
 
 
 def price_adhoc(cdr: Mapping[str, Any], facts: Mapping[str, Any], bundle: Any, *,
@@ -164,12 +157,15 @@ def price_adhoc(cdr: Mapping[str, Any], facts: Mapping[str, Any], bundle: Any, *
     recomputed = {"total_cost": result.total_cost.to_json(), "tariff_id": result.tariff_id,
                   "time_zone": result.time_zone,
                   "cdr_difference": result.difference.to_json() if result.difference else None}
-    price = build_price(STREAM, lines, tax=tax, currency=currency, source=source, cdr_id=cdr_id,
-                        recomputed=recomputed)
-    charge: dict[str, Any] = {}
+    # build_price's work for a net document (its lines are settled as they are), done once: the
+    # charge needs the totals, and the document is made once it has the charge
+    settled = tuple(lines)
+    totals = totals_of(settled, False, tax)
+    charged = difference = None
     if with_charge:
-        charged, difference, found = charged_amount(facts, price, tax)
+        charged, difference, found = charged_amount(facts, totals, currency, tax)
         problems += found
-        charge = {"charged": charged, "difference": difference}
-    return _finished(price, **charge, warnings=tuple(p for p in problems if not p.is_error),
-                   errors=tuple(p for p in problems if p.is_error))
+    return StreamPrice(stream=STREAM, currency=currency, lines=settled, totals=totals, tax=tax, source=source,
+                       cdr_id=cdr_id, charged=charged, difference=difference, recomputed=recomputed,
+                       warnings=tuple(p for p in problems if not p.is_error),
+                       errors=tuple(p for p in problems if p.is_error))

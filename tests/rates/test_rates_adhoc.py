@@ -1,5 +1,7 @@
 from decimal import Decimal
 
+import pytest
+
 from engine.rates import price_for_stream
 from rates_helpers import make_cdr, make_facts
 from rates_helpers import repo  # noqa: F401  (fixtures)
@@ -102,21 +104,42 @@ def test_amounts_leave_as_strings(repo):
     assert not any(isinstance(v, (float, Decimal)) for v in walk(j))
 
 
-def test_finished_is_dataclasses_replace(repo):
-    """adhoc._finished (the charge and problems set on a new StreamPrice) against
-    dataclasses.replace, its specification: equal values, every field (by repr), a new object."""
+ADHOC_CASES = {  # (cdr keywords, facts keywords, with_charge)
+    "charged-equal": ({"tariffs": [TARIFF], "energy": "18.421", "hours": "1.5"}, {"psp_amount": "12.94"}, True),
+    "charged-differs": ({"tariffs": [TARIFF], "energy": "18.421", "hours": "1.5"}, {"psp_amount": "12.95"}, True),
+    "not-charged": ({"tariffs": [TARIFF], "energy": "2"}, {}, True),
+    "charge-in-another-currency": ({"tariffs": [TARIFF], "energy": "2"}, {"psp_amount": "1.00", "psp_currency": "CHF"},
+                                   True),
+    "no-charge-asked": ({"tariffs": [TARIFF], "energy": "2"}, {"psp_amount": "1.00"}, False),
+    "min-price": ({"tariffs": [dict(TARIFF, min_price={"excl_vat": D("2.00")})], "energy": "1"},
+                  {"psp_amount": "2.38"}, True),
+    "by-id-with-parking": ({"tariff_id": "VLT-DE-AC-ADHOC-2026", "energy": "20", "hours": "5", "parking": "2.5",
+                            "start": "2026-10-09T07:05:00Z"}, {"session_date": "2026-10-09", "psp_amount": "28.32"}, True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ADHOC_CASES))
+def test_adhoc_document_is_build_price_with_the_charge(repo, case):
+    """price_adhoc makes its document once, with the totals build_price would give and the charge
+    worked out from them: against build_price's document (the specification) given the same
+    lines and the charge set with dataclasses.replace, every field by repr (Decimal exponents count)."""
     from dataclasses import fields, replace
 
-    from engine.problems import Problem
-    from engine.rates.adhoc import _finished
+    from engine.rates.adhoc import STREAM, charged_amount, price_adhoc
+    from engine.rates.model import build_price
 
-    cdr = make_cdr(tariffs=[TARIFF], energy="18.421", hours="1.5")
-    made = price_for_stream("adhoc", cdr, make_facts(psp_amount="12.95"), repo)
-    changes = [{}, {"charged": {"amount": D("1.0")}, "difference": D("-0.00")},
-               {"warnings": (Problem("X", "x", severity="warning"),), "errors": (Problem("Y", "y"),)},
-               {"charged": None, "difference": None, "warnings": (), "errors": ()}]
-    for change in changes:
-        ours, spec = _finished(made, **change), replace(made, **change)
-        assert ours is not made
-        assert [repr(getattr(ours, f.name)) for f in fields(spec)] == [repr(getattr(spec, f.name)) for f in fields(spec)]
-        assert ours == spec and ours.to_json() == spec.to_json()
+    cdr_kw, facts_kw, with_charge = ADHOC_CASES[case]
+    facts = make_facts(**{k: v for k, v in facts_kw.items() if k != "psp_currency"})
+    if "psp_currency" in facts_kw:
+        facts["psp"]["currency"] = facts_kw["psp_currency"]
+    ours = price_adhoc(make_cdr(**cdr_kw), facts, repo, with_charge=with_charge)
+    assert ours.ok, ours.errors
+    made = build_price(STREAM, ours.lines, tax=ours.tax, currency=ours.currency, source=ours.source,
+                       cdr_id=ours.cdr_id, recomputed=ours.recomputed)
+    charge = {}
+    if with_charge:
+        charged, difference, _ = charged_amount(facts, made.totals, made.currency, made.tax)
+        charge = {"charged": charged, "difference": difference}
+    spec = replace(made, **charge, warnings=ours.warnings, errors=ours.errors)
+    assert [repr(getattr(ours, f.name)) for f in fields(spec)] == [repr(getattr(spec, f.name)) for f in fields(spec)]
+    assert ours == spec and ours.to_json() == spec.to_json()
