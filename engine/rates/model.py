@@ -236,6 +236,26 @@ def build_price(stream: str, lines: Sequence[PriceLine], *, prices_include_vat: 
                        prices_include_vat=prices_include_vat, tax=tax, **kwargs)
 
 
+def session_price(stream: str, lines: Sequence[PriceLine], *, prices_include_vat: bool, tax: TaxTreatment,
+                  currency: str | None, source: Mapping[str, Any] | None, cdr_id: Any,
+                  problems: Sequence[Problem]) -> StreamPrice:
+    """``build_price(stream, lines, ..., source=source, cdr_id=cdr_id, **split_problems(problems))``
+    for one session (every session pricer's result), made with positional arguments.
+
+    Why it is the same: the lines settled and the totals computed as build_price does, and the
+    StreamPrice given every field in the order of its definition, the fields build_price leaves
+    to their defaults (credit, charged, difference, recomputed) with those defaults (None).
+    """
+    settled = settle(lines, prices_include_vat) if prices_include_vat else tuple(lines)
+    if problems:
+        warnings = tuple(p for p in problems if not p.is_error)
+        errors = tuple(p for p in problems if p.is_error)
+    else:
+        warnings = errors = ()
+    return StreamPrice(stream, currency, settled, totals_of(settled, prices_include_vat, tax), prices_include_vat,
+                       tax, source, cdr_id, None, None, None, None, warnings, errors)
+
+
 def split_problems(problems: Sequence[Problem]) -> dict[str, tuple[Problem, ...]]:
     """``warnings=`` and ``errors=`` for build_price: the problems by severity, in order."""
     if not problems:

@@ -30,8 +30,8 @@ from engine.rates.common import (
     cdr_reference, currency_check, location_category, session_day, treatment,
 )
 from engine.rates.config import msp_tariffs_of
-from engine.rates.model import DISCOUNT, ENERGY, PriceLine, StreamPrice, build_price, failed, split_problems
-from engine.rates.ratecard import card_lines, power_type_of, usage_of
+from engine.rates.model import DISCOUNT, ENERGY, PriceLine, StreamPrice, build_price, failed, session_price
+from engine.rates.ratecard import power_type_of, session_lines, session_usage
 from engine.tax.periods import as_date
 
 STREAM = "msp"
@@ -77,16 +77,16 @@ def price_msp_session(cdr: Mapping[str, Any], facts: Mapping[str, Any], bundle: 
     problems += found
     if tax is None:
         return _fail(problems, cdr_id, source=source)
-    usage, found = usage_of(cdr, row.card)
+    energy, charging, _, idle, found = session_usage(cdr, row.card)
     problems += found
     problems += currency_check(cdr, tariff.currency, f"MSP tariff {tariff.id!r}")
     shown_category = category if category is not None else row.category
     reference = cdr_reference(cdr)  # a new dict: completed here rather than copied
     reference.update(tariff_id=tariff.id, version=version.version, power_type=power, category=shown_category,
                      session_date=day.isoformat())
-    lines = card_lines(row.card, usage, tax=tax, gross=False, label=f"{power} {shown_category}", reference=reference)
-    return build_price(STREAM, lines, tax=tax, currency=tariff.currency, source=source, cdr_id=cdr_id,
-                       **split_problems(problems))
+    lines = session_lines(row.card, energy, charging, idle, tax, False, f"{power} {shown_category}", reference)
+    return session_price(STREAM, lines, prices_include_vat=False, tax=tax, currency=tariff.currency, source=source,
+                         cdr_id=cdr_id, problems=problems)
 
 
 def _fail(problems: list[Problem], cdr_id: Any, **kwargs: Any) -> StreamPrice:

@@ -75,6 +75,14 @@ class Usage:
 
 def usage_of(cdr: Mapping[str, Any], card: RateCard | None = None) -> tuple[Usage, list[Problem]]:
     """Session usage from the CDR totals. Charging time = total_time - total_parking_time."""
+    energy, charging, parking, idle, problems = session_usage(cdr, card)
+    return Usage(energy, charging, parking, idle, 1), problems
+
+
+def session_usage(cdr: Mapping[str, Any],
+                  card: RateCard | None) -> tuple[Decimal, Decimal, Decimal, Decimal, list[Problem]]:
+    """``usage_of``'s figures (energy, charging and parking hours, idle minutes; one session) and
+    problems, for a pricer that hands them to ``session_lines`` rather than keeping a Usage."""
     problems: list[Problem] = []
     energy = _total(cdr, "total_energy", problems)
     total = _total(cdr, "total_time", problems)
@@ -86,7 +94,7 @@ def usage_of(cdr: Mapping[str, Any], card: RateCard | None = None) -> tuple[Usag
         charging = ZERO
     grace = card.idle_grace_minutes if card else ZERO
     idle = max(ZERO, parking * SIXTY - grace)
-    return Usage(energy, charging, parking, idle, 1), problems
+    return energy, charging, parking, idle, problems
 
 
 def _total(cdr: Mapping[str, Any], key: str, problems: list[Problem]) -> Decimal:
@@ -140,19 +148,27 @@ def card_lines(card: RateCard, usage: Usage, *, tax: TaxTreatment, gross: bool, 
     reference (its JSON is a copy, ``PriceLine.to_json``), and the session pricers hand over a
     new dict of their own. Sharing also lets ``StreamPrice.to_json`` check it once.
     """
+    return session_lines(card, usage.energy_kwh, usage.charging_hours, usage.idle_minutes, tax, gross, label,
+                         reference, usage.sessions)
+
+
+def session_lines(card: RateCard, energy_kwh: Decimal, charging_hours: Decimal, idle_minutes: Decimal,
+                  tax: TaxTreatment, gross: bool, label: str, reference: Mapping[str, Any],
+                  sessions: int = 1) -> list[PriceLine]:
+    """``card_lines`` of the usage given by its figures (``session_usage``: one session, no Usage made)."""
     lines: list[PriceLine] = []
     suffix = f" ({label})" if label else ""
     if card.energy is not None:
-        lines.append(_line(ENERGY, f"Energy{suffix}", usage.energy_kwh, "kWh", card.energy, tax, gross, reference))
-    if card.time_price and usage.charging_hours:
-        qty = usage.charging_hours * SIXTY if card.time_unit == "min" else usage.charging_hours
+        lines.append(_line(ENERGY, f"Energy{suffix}", energy_kwh, "kWh", card.energy, tax, gross, reference))
+    if card.time_price and charging_hours:
+        qty = charging_hours * SIXTY if card.time_unit == "min" else charging_hours
         lines.append(_line(TIME, f"Charging time{suffix}", qty, card.time_unit, card.time_price, tax, gross,
                            reference))
-    if card.session and usage.sessions:
-        lines.append(_line(SESSION_FEE, f"Session fee{suffix}", Decimal(usage.sessions), "session", card.session,
+    if card.session and sessions:
+        lines.append(_line(SESSION_FEE, f"Session fee{suffix}", Decimal(sessions), "session", card.session,
                            tax, gross, reference))
-    if card.idle_per_minute and usage.idle_minutes:
-        lines.append(_line(IDLE_FEE, f"Idle fee{suffix}", usage.idle_minutes, "min", card.idle_per_minute, tax,
+    if card.idle_per_minute and idle_minutes:
+        lines.append(_line(IDLE_FEE, f"Idle fee{suffix}", idle_minutes, "min", card.idle_per_minute, tax,
                            gross, reference))
     return lines
 

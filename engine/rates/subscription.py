@@ -30,8 +30,8 @@ from engine.problems import Problem
 from engine.rates.books import Plan, PlanVersion
 from engine.rates.common import cdr_reference, currency_check, session_day, treatment
 from engine.rates.config import plans_of
-from engine.rates.model import SUBSCRIPTION, PriceLine, StreamPrice, build_price, failed, split_problems
-from engine.rates.ratecard import card_lines, power_type_of, usage_of
+from engine.rates.model import SUBSCRIPTION, PriceLine, StreamPrice, build_price, failed, session_price
+from engine.rates.ratecard import power_type_of, session_lines, session_usage
 from engine.tax.config import tax_rules_of
 from engine.tax.periods import as_date
 from engine.tax.treatment import TaxTreatment, decide_treatment
@@ -72,14 +72,15 @@ def price_subscription_session(cdr: Mapping[str, Any], facts: Mapping[str, Any],
     problems += found
     if tax is None:
         return _fail(problems, cdr_id, source=source)
-    usage, found = usage_of(cdr, card)
+    energy, charging, _, idle, found = session_usage(cdr, card)
     problems += found
     problems += currency_check(cdr, plan.currency, f"plan {plan.id!r}")
     reference = cdr_reference(cdr)  # a new dict: completed here rather than copied
     reference.update(plan_id=plan.id, version=version.version, power_type=power)
-    lines = card_lines(card, usage, tax=tax, gross=plan.prices_include_vat, label=power, reference=reference)
-    return build_price(STREAM, lines, prices_include_vat=plan.prices_include_vat, tax=tax, currency=plan.currency,
-                       source=source, cdr_id=cdr_id, **split_problems(problems))
+    gross = plan.prices_include_vat
+    lines = session_lines(card, energy, charging, idle, tax, gross, power, reference)
+    return session_price(STREAM, lines, prices_include_vat=gross, tax=tax, currency=plan.currency, source=source,
+                         cdr_id=cdr_id, problems=problems)
 
 
 def _fail(problems: list[Problem], cdr_id: Any, **kwargs: Any) -> StreamPrice:

@@ -55,3 +55,33 @@ def test_a_shared_reference_changed_between_renderings_is_rendered_anew():
     reference["amount"] = Decimal("1.10")  # frozen lines are not changed in practice; if they were
     assert _lines_json(lines) == _each_rendered(lines)
     assert _lines_json(lines)[1]["reference"] == {"cdr_id": "C1", "amount": "1.10"}
+
+
+def test_session_price_is_build_price_with_split_problems():
+    """session_price (positional, no keyword dicts) against build_price (the specification), by repr:
+    net and gross documents, one or several tax groups, with and without problems."""
+    from engine.problems import Problem
+    from engine.rates.model import build_price, session_price, split_problems
+    from engine.tax.treatment import TaxTreatment
+
+    rng = random.Random(20261124)
+    taxes = [TaxTreatment("domestic", Decimal(r), "DE", "S", note) for r, note in (("19", None), ("7", "n"))] + \
+        [TaxTreatment("reverse_charge", Decimal("0"), "DE", "AE", "rc")]
+    problems = [Problem("W", "warn", severity="warning"), Problem("I", "info", severity="info"), Problem("E", "err")]
+    for _ in range(2000):
+        tax = rng.choice(taxes)
+        gross = rng.random() < 0.5
+        lines = []
+        for _ in range(rng.randint(0, 4)):
+            line_tax = tax if rng.random() < 0.8 else rng.choice(taxes)
+            amount = Decimal(rng.randint(-5000, 5000)).scaleb(-2)
+            lines.append(PriceLine("ENERGY", "Energy", Decimal("1"), "kWh", amount, amount, line_tax.rate,
+                                   line_tax.treatment, line_tax.tax_class, gross=amount if gross else None,
+                                   unit_price_gross=amount if gross else None, reference={"cdr_id": "C"}))
+        found = [rng.choice(problems) for _ in range(rng.choice((0, 0, 1, 3)))]
+        source = rng.choice((None, {"kind": "plan", "id": "P"}))
+        got = session_price("subscription", lines, prices_include_vat=gross, tax=tax, currency="EUR", source=source,
+                            cdr_id="C", problems=list(found))
+        want = build_price("subscription", lines, prices_include_vat=gross, tax=tax, currency="EUR", source=source,
+                           cdr_id="C", **split_problems(found))
+        assert repr(got) == repr(want)
