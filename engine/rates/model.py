@@ -89,7 +89,7 @@ def _lines_json(lines: Sequence[PriceLine]) -> list[dict[str, Any]]:
     """The lines' JSON; a reference that is one object with the previous line's is rendered once.
 
     Why it is the same: ``json_object`` of a dict is a plain copy exactly when ``is_flat_json``
-    (the session references are: ``card_lines`` shares one between a session's lines), and
+    (the session references are: ``session_lines`` shares one between a session's lines), and
     rendering reads the reference without changing it, so a dict found flat stays flat for the
     next lines: a plain copy each (every line still gets its own dict) is what ``json_object``
     would return. Anything else (not a dict, empty, not flat) is rendered by the line itself.

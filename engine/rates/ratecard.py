@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Mapping
 
-from engine.frozen import frozen
 from engine.config.yamlload import Loc
 from engine.memo import remembered_for_pair
 from engine.money import (
@@ -57,32 +56,11 @@ def parse_card(raw: Mapping[str, Any], loc: Loc | None = None) -> RateCard:
                     loc=loc)
 
 
-@frozen
-class Usage:
-    """What one session (or the sum of several) consumed."""
-
-    energy_kwh: Decimal = ZERO
-    charging_hours: Decimal = ZERO
-    parking_hours: Decimal = ZERO
-    idle_minutes: Decimal = ZERO   # parking minutes beyond the card's grace, per session, summed
-    sessions: int = 0
-
-    def __add__(self, other: "Usage") -> "Usage":
-        return Usage(self.energy_kwh + other.energy_kwh, self.charging_hours + other.charging_hours,
-                     self.parking_hours + other.parking_hours, self.idle_minutes + other.idle_minutes,
-                     self.sessions + other.sessions)
-
-
-def usage_of(cdr: Mapping[str, Any], card: RateCard | None = None) -> tuple[Usage, list[Problem]]:
-    """Session usage from the CDR totals. Charging time = total_time - total_parking_time."""
-    energy, charging, parking, idle, problems = session_usage(cdr, card)
-    return Usage(energy, charging, parking, idle, 1), problems
-
-
 def session_usage(cdr: Mapping[str, Any],
                   card: RateCard | None) -> tuple[Decimal, Decimal, Decimal, Decimal, list[Problem]]:
-    """``usage_of``'s figures (energy, charging and parking hours, idle minutes; one session) and
-    problems, for a pricer that hands them to ``session_lines`` rather than keeping a Usage."""
+    """One session's usage from the CDR totals: (energy kWh, charging hours, parking hours, idle
+    minutes beyond the card's grace, problems). Charging time = total_time - total_parking_time.
+    Plain figures, not an object: they go straight into ``session_lines``."""
     problems: list[Problem] = []
     energy = _total(cdr, "total_energy", problems)
     total = _total(cdr, "total_time", problems)
@@ -137,9 +115,10 @@ def _net_price(price: Decimal, rate: Decimal) -> tuple[Decimal, Decimal]:
     return divisor, round_unit_price(exact_quotient(price, divisor))
 
 
-def card_lines(card: RateCard, usage: Usage, *, tax: TaxTreatment, gross: bool, label: str,
-               reference: Mapping[str, Any]) -> list[PriceLine]:
-    """Lines for ``usage`` at ``card``. ``gross``: the card's prices include VAT (B2C plans).
+def session_lines(card: RateCard, energy_kwh: Decimal, charging_hours: Decimal, idle_minutes: Decimal,
+                  tax: TaxTreatment, gross: bool, label: str, reference: Mapping[str, Any]) -> list[PriceLine]:
+    """Lines for one session's usage (``session_usage``) at ``card``. ``gross``: the card's
+    prices include VAT (B2C plans).
 
     A priced dimension with no usage gives no line; the energy line is always shown when the
     card prices energy, so every document says how many kWh it is about.
@@ -148,14 +127,6 @@ def card_lines(card: RateCard, usage: Usage, *, tax: TaxTreatment, gross: bool, 
     reference (its JSON is a copy, ``PriceLine.to_json``), and the session pricers hand over a
     new dict of their own. Sharing also lets ``StreamPrice.to_json`` check it once.
     """
-    return session_lines(card, usage.energy_kwh, usage.charging_hours, usage.idle_minutes, tax, gross, label,
-                         reference, usage.sessions)
-
-
-def session_lines(card: RateCard, energy_kwh: Decimal, charging_hours: Decimal, idle_minutes: Decimal,
-                  tax: TaxTreatment, gross: bool, label: str, reference: Mapping[str, Any],
-                  sessions: int = 1) -> list[PriceLine]:
-    """``card_lines`` of the usage given by its figures (``session_usage``: one session, no Usage made)."""
     lines: list[PriceLine] = []
     suffix = f" ({label})" if label else ""
     if card.energy is not None:
@@ -164,8 +135,8 @@ def session_lines(card: RateCard, energy_kwh: Decimal, charging_hours: Decimal, 
         qty = charging_hours * SIXTY if card.time_unit == "min" else charging_hours
         lines.append(_line(TIME, f"Charging time{suffix}", qty, card.time_unit, card.time_price, tax, gross,
                            reference))
-    if card.session and sessions:
-        lines.append(_line(SESSION_FEE, f"Session fee{suffix}", Decimal(sessions), "session", card.session,
+    if card.session:
+        lines.append(_line(SESSION_FEE, f"Session fee{suffix}", Decimal(1), "session", card.session,
                            tax, gross, reference))
     if card.idle_per_minute and idle_minutes:
         lines.append(_line(IDLE_FEE, f"Idle fee{suffix}", idle_minutes, "min", card.idle_per_minute, tax,

@@ -5,7 +5,7 @@ from decimal import Decimal, localcontext
 
 from engine.money import line_net, round_amount, round_unit_price
 from engine.rates.model import _price, _price_text
-from engine.rates.ratecard import RateCard, _line, card_lines, session_lines, session_usage, usage_of
+from engine.rates.ratecard import RateCard, _line, session_lines, session_usage
 from engine.tax.treatment import TaxTreatment
 
 D = Decimal
@@ -44,47 +44,32 @@ def test_unit_price_texts_remembered_per_object_are_the_texts_of_the_value():
             assert _price(value) == _price(value) == _price_text(value), text
 
 
-def test_usage_of_odd_totals():
+def test_session_usage_odd_totals():
     cdr = {"total_energy": "12.5", "total_time": D("2"), "total_parking_time": D("2.5")}
-    usage, problems = usage_of(cdr)
-    assert (usage.energy_kwh, usage.charging_hours, usage.parking_hours) == (D("12.5"), 0, D("2.5"))
+    energy, charging, parking, _, problems = session_usage(cdr, None)
+    assert (energy, charging, parking) == (D("12.5"), 0, D("2.5"))
     assert [p.code for p in problems] == ["PARKING_EXCEEDS_TOTAL_TIME"]
-    usage, problems = usage_of({"total_energy": D("NaN"), "total_time": 1.5, "total_parking_time": True})
-    assert (usage.energy_kwh, usage.charging_hours, usage.parking_hours) == (0, 0, 0)
+    energy, charging, parking, _, problems = session_usage(
+        {"total_energy": D("NaN"), "total_time": 1.5, "total_parking_time": True}, None)
+    assert (energy, charging, parking) == (0, 0, 0)
     assert [(p.code, p.path) for p in problems] == [("INVALID_CDR_TOTAL", "total_energy"),
                                                     ("INVALID_CDR_TOTAL", "total_time"),
                                                     ("INVALID_CDR_TOTAL", "total_parking_time")]
 
 
-_CARDS = [
-    RateCard(energy=D("0.39")),
-    RateCard(energy=D("0.52"), session=D("0.25")),
-    RateCard(energy=D("0.45"), time_price=D("0.02"), session=D("0.40"), idle_per_minute=D("0.10"),
-             idle_grace_minutes=D("30")),
-    RateCard(time_price=D("1.20"), time_unit="h", idle_per_minute=D("0.05")),
-    RateCard(),
-]
-
-
-def test_session_usage_and_lines_are_usage_of_and_card_lines():
-    """The session pricers' figures without a Usage against usage_of and card_lines (by repr)."""
-    rnd = random.Random(11)
-    taxes = [TaxTreatment("domestic", D(r), "DE", "S") for r in ("19", "0", "25.5")]
-    totals = [None, "0", "1.5", D("2.25"), D("0.75"), D("-1"), D("NaN"), "x", 3, D("12.345")]
-    for _ in range(3000):
-        cdr = {key: rnd.choice(totals) for key in ("total_energy", "total_time", "total_parking_time")}
-        card = rnd.choice(_CARDS + [None])
-        usage, problems = usage_of(cdr, card)
-        *figures, found = session_usage(cdr, card)
-        assert repr((usage.energy_kwh, usage.charging_hours, usage.parking_hours, usage.idle_minutes)) == \
-            repr(tuple(figures))
-        assert repr(found) == repr(problems)
-        if card is None:
-            continue
-        tax, gross, label = rnd.choice(taxes), rnd.random() < 0.5, rnd.choice(["AC", "DC highway", ""])
-        reference = {"cdr_id": "x"}
-        want = card_lines(card, usage, tax=tax, gross=gross, label=label, reference=reference)
-        got = session_lines(card, usage.energy_kwh, usage.charging_hours, usage.idle_minutes, tax, gross, label,
-                            reference)
-        assert repr(got) == repr(want)
-        assert all(line.reference is reference for line in got)
+def test_session_lines_price_each_used_dimension_and_share_the_reference():
+    card = RateCard(energy=D("0.45"), time_price=D("0.02"), session=D("0.40"), idle_per_minute=D("0.10"),
+                    idle_grace_minutes=D("30"))
+    cdr = {"total_energy": D("10"), "total_time": D("2.5"), "total_parking_time": D("1")}
+    energy, charging, parking, idle, problems = session_usage(cdr, card)
+    assert (energy, charging, parking, idle, problems) == (D("10"), D("1.5"), D("1"), D("30"), [])
+    tax = TaxTreatment("domestic", D("19"), "DE", "S")
+    reference = {"cdr_id": "x"}
+    lines = session_lines(card, energy, charging, idle, tax, False, "AC", reference)
+    assert [(line.description, line.quantity, line.unit, str(line.net)) for line in lines] == [
+        ("Energy (AC)", D("10"), "kWh", "4.50"), ("Charging time (AC)", D("90"), "min", "1.80"),
+        ("Session fee (AC)", D("1"), "session", "0.40"), ("Idle fee (AC)", D("30"), "min", "3.00")]
+    assert all(line.reference is reference for line in lines)
+    # no charging time, no idle minutes: no lines for them; energy is always shown
+    lines = session_lines(card, D("0"), D("0"), D("0"), tax, False, "", reference)
+    assert [line.description for line in lines] == ["Energy", "Session fee"]
