@@ -24,7 +24,7 @@ from engine.problems import Problem
 from engine.rates.common import cdr_reference, currency_check, session_day, treatment
 from engine.rates.config import tariffs_of
 from engine.rates.model import (
-    DISCOUNT, ENERGY, PARKING, SESSION_FEE, TIME, PriceLine, StreamPrice, failed, totals_of,
+    DISCOUNT, ENERGY, PARKING, SESSION_FEE, TIME, PriceLine, StreamPrice, failed, severities, totals_of,
 )
 from engine.tax.totals import DocumentTotals
 from engine.tax.treatment import TaxTreatment
@@ -165,7 +165,7 @@ def price_adhoc(cdr: Mapping[str, Any], facts: Mapping[str, Any], bundle: Any, *
     if with_charge:
         charged, difference, found = charged_amount(facts, totals, currency, tax)
         problems += found
+    warnings, errors = severities(problems)
     return StreamPrice(stream=STREAM, currency=currency, lines=settled, totals=totals, tax=tax, source=source,
                        cdr_id=cdr_id, charged=charged, difference=difference, recomputed=recomputed,
-                       warnings=tuple(p for p in problems if not p.is_error),
-                       errors=tuple(p for p in problems if p.is_error))
+                       warnings=warnings, errors=errors)

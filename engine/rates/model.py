@@ -229,39 +229,39 @@ def _tax_from_json(data: Mapping[str, Any] | None) -> TaxTreatment | None:
 def build_price(stream: str, lines: Sequence[PriceLine], *, prices_include_vat: bool = False,
                 tax: TaxTreatment | None, currency: str | None, **kwargs: Any) -> StreamPrice:
     """Settle the lines (gross -> net) and compute the totals: the one way a StreamPrice is made."""
-    # a net document's lines are settled as they are (settle_nets gives each its own net)
-    settled = settle(lines, prices_include_vat) if prices_include_vat else tuple(lines)
+    settled = _settled(lines, prices_include_vat)
     return StreamPrice(stream=stream, currency=currency, lines=settled,
                        totals=totals_of(settled, prices_include_vat, tax),
                        prices_include_vat=prices_include_vat, tax=tax, **kwargs)
 
 
+def _settled(lines: Sequence[PriceLine], prices_include_vat: bool) -> tuple[PriceLine, ...]:
+    # a net document's lines are settled as they are (settle_nets gives each its own net)
+    return settle(lines, prices_include_vat) if prices_include_vat else tuple(lines)
+
+
 def session_price(stream: str, lines: Sequence[PriceLine], *, prices_include_vat: bool, tax: TaxTreatment,
                   currency: str | None, source: Mapping[str, Any] | None, cdr_id: Any,
                   problems: Sequence[Problem]) -> StreamPrice:
-    """``build_price(stream, lines, ..., source=source, cdr_id=cdr_id, **split_problems(problems))``
-    for one session (every session pricer's result), made with positional arguments.
+    """``build_price(stream, lines, ..., source=source, cdr_id=cdr_id)`` with ``problems`` split by
+    severity (``severities``), for one session (every session pricer's result), made with
+    positional arguments: no keyword dicts per CDR.
 
     Why it is the same: the lines settled and the totals computed as build_price does, and the
     StreamPrice given every field in the order of its definition, the fields build_price leaves
     to their defaults (credit, charged, difference, recomputed) with those defaults (None).
     """
-    settled = settle(lines, prices_include_vat) if prices_include_vat else tuple(lines)
-    if problems:
-        warnings = tuple(p for p in problems if not p.is_error)
-        errors = tuple(p for p in problems if p.is_error)
-    else:
-        warnings = errors = ()
+    settled = _settled(lines, prices_include_vat)
+    warnings, errors = severities(problems)
     return StreamPrice(stream, currency, settled, totals_of(settled, prices_include_vat, tax), prices_include_vat,
                        tax, source, cdr_id, None, None, None, None, warnings, errors)
 
 
-def split_problems(problems: Sequence[Problem]) -> dict[str, tuple[Problem, ...]]:
-    """``warnings=`` and ``errors=`` for build_price: the problems by severity, in order."""
+def severities(problems: Sequence[Problem]) -> tuple[tuple[Problem, ...], tuple[Problem, ...]]:
+    """(warnings, errors): the problems by severity, each in order."""
     if not problems:
-        return {"warnings": (), "errors": ()}
-    return {"warnings": tuple(p for p in problems if not p.is_error),
-            "errors": tuple(p for p in problems if p.is_error)}
+        return (), ()
+    return tuple(p for p in problems if not p.is_error), tuple(p for p in problems if p.is_error)
 
 
 def failed(stream: str, errors: Sequence[Problem], *, cdr_id: str | None = None, currency: str | None = None,

@@ -57,11 +57,11 @@ def test_a_shared_reference_changed_between_renderings_is_rendered_anew():
     assert _lines_json(lines)[1]["reference"] == {"cdr_id": "C1", "amount": "1.10"}
 
 
-def test_session_price_is_build_price_with_split_problems():
+def test_session_price_is_build_price_with_the_problems_split():
     """session_price (positional, no keyword dicts) against build_price (the specification), by repr:
     net and gross documents, one or several tax groups, with and without problems."""
     from engine.problems import Problem
-    from engine.rates.model import build_price, session_price, split_problems
+    from engine.rates.model import build_price, session_price
     from engine.tax.treatment import TaxTreatment
 
     rng = random.Random(20261124)
@@ -83,5 +83,6 @@ def test_session_price_is_build_price_with_split_problems():
         got = session_price("subscription", lines, prices_include_vat=gross, tax=tax, currency="EUR", source=source,
                             cdr_id="C", problems=list(found))
         want = build_price("subscription", lines, prices_include_vat=gross, tax=tax, currency="EUR", source=source,
-                           cdr_id="C", **split_problems(found))
+                           cdr_id="C", warnings=tuple(p for p in found if not p.is_error),
+                           errors=tuple(p for p in found if p.is_error))
         assert repr(got) == repr(want)
